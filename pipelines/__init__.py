@@ -1,0 +1,1 @@
+"""The ``sprout-elt`` command: runnable pipelines around the Sprout source."""

@@ -1,0 +1,18 @@
+"""The `sprout-elt transform` command."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipelines.errors import UserError
+
+
+def register(subparsers: Any) -> None:
+    """Add the `transform` command."""
+    parser = subparsers.add_parser("transform", help="not available yet")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    raise UserError("`sprout-elt transform` is not available in this version yet")

@@ -1,0 +1,1 @@
+"""The dlt source for the Sprout Social public API."""

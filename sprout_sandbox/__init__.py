@@ -1,0 +1,1 @@
+"""A local, faithful imitation of the Sprout Social public API."""

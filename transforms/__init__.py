@@ -1,0 +1,1 @@
+"""SQL layers that turn the raw Sprout tables into marts, and their runner."""
