@@ -39,9 +39,7 @@ class SandboxConfig:
     scale: Scale = field(default_factory=Scale)
     now: datetime | None = None
     """The sandbox clock (UTC); ``None`` means the wall clock at start, to the second."""
-    tokens: dict[str, tuple[int, ...] | None] = field(
-        default_factory=lambda: {DEFAULT_TOKEN: None}
-    )
+    tokens: dict[str, tuple[int, ...] | None] = field(default_factory=lambda: {DEFAULT_TOKEN: None})
     """Accepted static API tokens and the customer ids each may read (None: all)."""
     oauth_clients: dict[str, str] = field(
         default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}
