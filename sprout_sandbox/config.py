@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 DEFAULT_TOKEN = "sandbox-token"
 DEFAULT_CLIENT_ID = "sandbox-client"
@@ -51,3 +51,12 @@ class SandboxConfig:
     """Uniform range of added latency per request, in milliseconds."""
     faults: str = ""
     """Fault spec, e.g. ``"500=0.1,503=0.05,drop=0.02,seed=3"``; empty for none."""
+    max_scope_profile_days: int | None = None
+    """Analytics requests covering more profile-days than this answer 504 (None: no limit)."""
+    history_start: date | None = None
+    """First day of generated history; ``None`` means ``scale.days`` before the clock.
+    Pin it to keep the same history when restarting with a later clock."""
+    media_processing_min_seconds: float = 0.3
+    """Shortest wall-clock time a completed multipart media submission takes to process."""
+    media_processing_seconds_per_mib: float = 0.005
+    """Further processing time per MiB of a submission, in wall-clock seconds."""
