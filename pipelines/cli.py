@@ -50,6 +50,9 @@ def _configure_logging(debug: bool) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    # httpx logs every request at INFO; the client logs what matters itself.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
     install_log_redaction()
 
 

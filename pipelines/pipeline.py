@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import copy
+import logging
+from pathlib import Path
+from typing import Any
 
 import dlt
+import duckdb
 from dlt.common.pipeline import SupportsPipeline
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+from sources.sprout import REQUESTS_STATE_KEY
 
 PIPELINE_NAME = "sprout"
 DEFAULT_DATASET = "sprout"
 DEFAULT_DESTINATION = "duckdb"
+DEFAULT_DUCKDB_FILE = "sprout.duckdb"
+SOURCE_NAME = "sprout"
+"""Name of the dlt source, under which its state is kept."""
 
 
 def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +29,7 @@ def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--destination",
         default=DEFAULT_DESTINATION,
-        help="any dlt destination (default: duckdb, the file sprout.duckdb)",
+        help=f"any dlt destination (default: duckdb, the file {DEFAULT_DUCKDB_FILE})",
     )
     parser.add_argument(
         "--dataset", default=DEFAULT_DATASET, help="dataset (schema) name (default: sprout)"
@@ -34,17 +46,89 @@ def make_pipeline(
     DuckDB writes ``sprout.duckdb`` in the working directory unless
     ``DESTINATION__DUCKDB__CREDENTIALS`` points elsewhere.
     """
-    if pipelines_dir is None:
-        return dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
-            destination=destination,
-            dataset_name=dataset,
-            progress="log",
-        )
+    options: dict[str, Any] = {"progress": _progress()}
+    if pipelines_dir is not None:
+        options["pipelines_dir"] = pipelines_dir
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=destination,
+        destination=_destination(destination, dataset),
         dataset_name=dataset,
-        pipelines_dir=pipelines_dir,
-        progress="log",
+        **options,
     )
+
+
+def _destination(destination: str, dataset: str) -> Any:
+    if destination != "duckdb":
+        return destination
+    location: Any = dlt.config.get("destination.duckdb.credentials")
+    if location is None:
+        location = DEFAULT_DUCKDB_FILE
+    if not isinstance(location, str) or location.startswith(("md:", "motherduck:")):
+        return destination
+    path = Path(location.removeprefix("duckdb:///")).resolve()
+    if path.stem != dataset:
+        return dlt.destinations.duckdb(credentials=str(path))
+    return dlt.destinations.duckdb(credentials=_attached_under_alias(path))
+
+
+def _attached_under_alias(path: Path) -> Any:
+    """Credentials that reach the file ``path`` under a catalog not named like its stem.
+
+    DuckDB names a database's catalog after its file, so in ``sprout.duckdb`` the
+    two-part names ``sprout.<table>`` that dlt writes could mean the catalog or the
+    schema, and DuckDB refuses them. Attaching the file under another alias and making
+    that the default catalog of every session removes the ambiguity; inside the file the
+    tables are where a reader expects them, ``sprout.sprout.<table>``.
+    """
+    key = str(path)
+    if key not in _ATTACHED:
+        alias = f"{path.stem}_warehouse"
+        connection = duckdb.connect()
+        escaped = key.replace("'", "''")
+        connection.execute(f"ATTACH '{escaped}' AS \"{alias}\"")
+        _ATTACHED[key] = (connection, alias)
+    connection, alias = _ATTACHED[key]
+    credentials = DuckDbCredentials(connection)
+    credentials.local_config = {"schema": f"{alias}.main"}
+    return credentials
+
+
+def close_attached_databases() -> None:
+    """Detach every file opened by :func:`_attached_under_alias`, flushing it to disk."""
+    while _ATTACHED:
+        _, (connection, _) = _ATTACHED.popitem()
+        connection.close()
+
+
+_ATTACHED: dict[str, tuple[duckdb.DuckDBPyConnection, str]] = {}
+atexit.register(close_attached_databases)
+
+
+def _progress() -> Any:
+    """dlt's progress of long extractions and loads, every 10 s, on stderr via logging."""
+    return dlt.progress.log(
+        log_period=10.0, logger=logging.getLogger("sprout_elt.progress"), dump_system_stats=False
+    )
+
+
+def sync_state(pipeline: SupportsPipeline) -> None:
+    """Bring the local pipeline state up to date with the destination's, if it has one.
+
+    Without this, a run on a machine with a fresh `~/.dlt` would start the monthly request
+    count from zero before dlt restores the state.
+    """
+    sync = getattr(pipeline, "sync_destination", None)
+    if sync is not None:
+        sync()
+
+
+def source_state(pipeline: SupportsPipeline) -> dict[str, Any]:
+    """A copy of the `sprout` source's state: cursors, request counts, accounts seen."""
+    sources = pipeline.state.get("sources") or {}
+    return copy.deepcopy(dict(sources.get(SOURCE_NAME) or {}))
+
+
+def request_counts(pipeline: SupportsPipeline) -> dict[str, int]:
+    """Requests made per calendar month (`YYYY-MM`), as the pipeline state keeps them."""
+    counts = source_state(pipeline).get(REQUESTS_STATE_KEY) or {}
+    return {str(month): int(count) for month, count in counts.items()}

@@ -1,18 +1,359 @@
-"""The `sprout-elt run` command."""
+"""The `sprout-elt run` command: extract and load every enabled resource, then the marts.
+
+A long backfill is loaded in chunks of `BACKFILL_CHUNK_DAYS`, each its own dlt run, so
+an interrupted backfill keeps the chunks it finished and the next run resumes from the
+cursors they committed. One client, and so one pacer and one monthly budget, spans
+every chunk.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import dataclasses
+import importlib
+import logging
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import pendulum
+from dlt.common.pipeline import SupportsPipeline
 
 from pipelines.errors import UserError
+from pipelines.pipeline import (
+    add_destination_arguments,
+    make_pipeline,
+    request_counts,
+    source_state,
+    sync_state,
+)
+from sources.sprout import (
+    CURSORS,
+    RESOURCE_GROUPS,
+    Account,
+    Run,
+    SproutSettings,
+    cursor_positions,
+    discover_accounts,
+    load_settings,
+    make_client,
+    plan_queries,
+    settings,
+    sprout_source,
+)
+from sources.sprout.publishing import recorded_publishing_post_ids
+from sources.sprout.settings import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
     """Add the `run` command."""
-    parser = subparsers.add_parser("run", help="not available yet")
-    parser.set_defaults(handler=_handle)
+    parser = subparsers.add_parser(
+        "run",
+        help="extract and load every enabled resource incrementally, then build the marts",
+        description="Extract the Sprout API incrementally into the warehouse, then build "
+        "the marts. Settings come from `sources.sprout` (.dlt/config.toml, secrets, env).",
+    )
+    add_destination_arguments(parser)
+    parser.add_argument("--start-date", help="first day of the first backfill (YYYY-MM-DD)")
+    parser.add_argument("--end-date", help="last day to load (YYYY-MM-DD; default: today)")
+    parser.add_argument(
+        "--resources",
+        help="comma-separated resources to load (default: all): " + ", ".join(RESOURCE_GROUPS),
+    )
+    parser.add_argument("--no-transform", action="store_true", help="do not build the marts")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the requests the run would make and how long they take; make none",
+    )
+    parser.set_defaults(handler=handle)
 
 
-def _handle(args: argparse.Namespace) -> int:
-    raise UserError("`sprout-elt run` is not available in this version yet")
+def handle(args: argparse.Namespace) -> int:
+    """Run the pipeline (or print its plan) as the arguments say."""
+    # One line per request is too much on a long run; the client logs what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    config = _settings(args)
+    resources = select_resources(args.resources)
+    pipeline = make_pipeline(args.destination, args.dataset)
+    if args.plan:
+        print_plan(pipeline, config, resources, sys.stdout)
+        return 0
+    summary = run_pipeline(pipeline, config, resources, transform=not args.no_transform)
+    summary.write(sys.stdout)
+    if summary.stopped:
+        raise UserError(f"stopped early, keeping what was loaded: {summary.stopped}")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> SproutSettings:
+    try:
+        return load_settings(start_date=args.start_date, end_date=args.end_date)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def select_resources(names: str | None) -> list[str]:
+    """The dlt resources for a `--resources` value (every one when None).
+
+    Raises:
+        UserError: a name is not a resource.
+    """
+    if not names:
+        return sorted({r for group in RESOURCE_GROUPS.values() for r in group})
+    selected: set[str] = set()
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name not in RESOURCE_GROUPS:
+            raise UserError(
+                f"--resources names unknown resource {name!r}: choose from "
+                + ", ".join(RESOURCE_GROUPS)
+            )
+        selected.update(RESOURCE_GROUPS[name])
+    return sorted(selected)
+
+
+# The run -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Summary:
+    """What a run did: rows per table, requests, time, budget, marts."""
+
+    rows: dict[str, int] = dataclasses.field(default_factory=dict)
+    chunks: int = 0
+    requests_made: int = 0
+    requests_retried: int = 0
+    requests_throttled: int = 0
+    budget_used: int = 0
+    budget_limit: int = 0
+    seconds: float = 0.0
+    marts: dict[str, int] | None = None
+    stopped: str | None = None
+
+    def add_rows(self, counts: dict[str, int]) -> None:
+        """Add the rows of one load, leaving out dlt's own tables."""
+        for table, count in counts.items():
+            if not table.startswith("_dlt"):
+                self.rows[table] = self.rows.get(table, 0) + count
+
+    def write(self, out: TextIO) -> None:
+        """Print the summary: one block a user reads at the end of a run."""
+        out.write(
+            f"sprout-elt run: {self.chunks} chunk(s) in {self.seconds:.1f} s; rows loaded "
+            "(rows re-read in lookback windows count again):\n"
+        )
+        for table, count in sorted(self.rows.items()):
+            out.write(f"  {table:<40} {count:>9} rows\n")
+        out.write(
+            f"requests: {self.requests_made} made, {self.requests_retried} retried, "
+            f"{self.requests_throttled} throttled (429); budget: {self.budget_used} of "
+            f"{self.budget_limit} used this month, {self.budget_limit - self.budget_used} left\n"
+        )
+        if self.marts is None:
+            out.write("marts: not built\n")
+        else:
+            built = ", ".join(f"{name} {rows}" for name, rows in sorted(self.marts.items()))
+            out.write(f"marts: {built or 'none'}\n")
+
+
+def run_pipeline(
+    pipeline: SupportsPipeline,
+    config: SproutSettings,
+    resources: list[str],
+    *,
+    transform: bool = True,
+) -> Summary:
+    """Extract and load `resources` chunk by chunk, then build the marts.
+
+    Returns:
+        The summary; `stopped` says why the run ended early (budget or quota), if it did.
+
+    Raises:
+        UserError: a request or a load failed; the message names it.
+    """
+    started = time.monotonic()
+    sync_state(pipeline)
+    counts = dict(request_counts(pipeline))
+    client = make_client(config, counts)
+    summary = Summary(budget_limit=config.monthly_request_budget)
+    try:
+        accounts = _discover(client, config)
+        ends = chunk_ends(config, cursor_positions(source_state(pipeline)), resources)
+        # Metrics the API turned out not to know stay dropped for the whole run.
+        dropped: set[str] = set()
+        for number, end in enumerate(ends, start=1):
+            chunk = dataclasses.replace(config, end_date=end)
+            logger.info("chunk %d of %d: up to %s", number, len(ends), end)
+            run = Run(chunk, client, accounts, dropped_metrics=dropped, request_counts=counts)
+            if number == len(ends):
+                # Drafts do not depend on the time window: refresh them once, at the end.
+                run.publishing_post_ids = recorded_publishing_post_ids(pipeline)
+            summary.add_rows(_load(pipeline, run, resources))
+            summary.chunks += 1
+            if run.stopped:
+                summary.stopped = run.stopped
+                break
+        if transform and summary.stopped is None:
+            summary.marts = build_marts(pipeline)
+    finally:
+        _finish(summary, client, counts, started)
+    return summary
+
+
+def _discover(client: Any, config: SproutSettings) -> list[Account]:
+    try:
+        return discover_accounts(client, config)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _load(pipeline: SupportsPipeline, run: Run, resources: list[str]) -> dict[str, int]:
+    source = sprout_source(run=run).with_resources(*resources)
+    try:
+        pipeline.run(source)
+    except Exception as exc:
+        raise UserError(_root_cause(exc)) from exc
+    trace = getattr(pipeline, "last_trace", None)
+    normalized = getattr(trace, "last_normalize_info", None)
+    return dict(getattr(normalized, "row_counts", {}) or {})
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a dlt step failure: the API's or the setting's message."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+
+
+def _finish(summary: Summary, client: Any, counts: dict[str, int], started: float) -> None:
+    stats = client.stats
+    summary.requests_made = stats.made
+    summary.requests_retried = stats.retried
+    summary.requests_throttled = stats.throttled
+    summary.budget_used = counts.get(pendulum.now("UTC").format("YYYY-MM"), 0)
+    summary.seconds = time.monotonic() - started
+    client.close()
+
+
+def chunk_ends(
+    config: SproutSettings, positions: dict[str, Any], resources: Iterable[str]
+) -> list[pendulum.Date]:
+    """Last day of each chunk: one chunk per `BACKFILL_CHUNK_DAYS` from the earliest resume.
+
+    A daily run is one chunk; a backfill of a year is about a dozen, each committed.
+    """
+    selected = set(resources)
+    # Where loaded data ends, not where the lookback re-read starts: re-reading 28 days
+    # of posts is not a backfill.
+    starts = [
+        _as_date(positions[name]) if name in positions else config.start_date
+        for name in CURSORS
+        if name in selected or (name == "profile_analytics" and "profile_metrics_daily" in selected)
+    ]
+    first = max(min(starts, default=config.end_date), config.start_date)
+    ends: list[pendulum.Date] = []
+    end = first.add(days=settings.BACKFILL_CHUNK_DAYS - 1)
+    while end < config.end_date:
+        ends.append(end)
+        end = end.add(days=settings.BACKFILL_CHUNK_DAYS)
+    ends.append(config.end_date)
+    return ends
+
+
+def build_marts(pipeline: SupportsPipeline) -> dict[str, int] | None:
+    """Build the marts with `transforms.runner.build_marts`, if that module is installed."""
+    try:
+        runner = importlib.import_module("transforms.runner")
+    except ModuleNotFoundError:
+        logger.info("marts are skipped: transforms.runner is not available in this version")
+        return None
+    build = getattr(runner, "build_marts", None)
+    if build is None:
+        logger.info("marts are skipped: transforms.runner has no build_marts")
+        return None
+    logger.info("building the marts")
+    marts: dict[str, int] = build(pipeline)
+    return marts
+
+
+# The plan ------------------------------------------------------------------------------
+
+
+def print_plan(
+    pipeline: SupportsPipeline, config: SproutSettings, resources: list[str], out: TextIO
+) -> None:
+    """Print the requests a run would make and how long they take, making none.
+
+    Customers, profiles and topics come from the source state of the last run; before
+    the first run they are unknown, and the plan says so instead of asking the API.
+    """
+    state = source_state(pipeline)
+    known = state.get("accounts") or {}
+    accounts = [
+        Account.from_snapshot(int(cid), snap)
+        for cid, snap in sorted(known.items())
+        if config.customer_id is None or int(cid) == config.customer_id
+    ]
+    positions = cursor_positions(state)
+    ends = chunk_ends(config, positions, resources)
+    totals = _plan_chunks(config, accounts, positions, resources, ends)
+    _write_plan(out, config, accounts, ends, totals, request_counts(pipeline))
+
+
+def _plan_chunks(
+    config: SproutSettings,
+    accounts: list[Account],
+    positions: dict[str, Any],
+    resources: list[str],
+    ends: list[pendulum.Date],
+) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for number, end in enumerate(ends):
+        chunk = dataclasses.replace(config, end_date=end)
+        for name, count in plan_queries(chunk, accounts, positions, resources).items():
+            # Metadata is read once per run; every chunk reuses it.
+            if name != "metadata" or number == 0:
+                totals[name] = totals.get(name, 0) + count
+        # The next chunk resumes about where this one ends.
+        moved = {name: max(_as_date(positions.get(name)), end) for name in CURSORS}
+        positions = {**positions, **moved, "message_actions": chunk.end_at}
+    return totals
+
+
+def _as_date(value: Any) -> pendulum.Date:
+    if value is None:
+        return pendulum.Date(1970, 1, 1)
+    return pendulum.Date(value.year, value.month, value.day)
+
+
+def _write_plan(
+    out: TextIO,
+    config: SproutSettings,
+    accounts: list[Account],
+    ends: list[pendulum.Date],
+    totals: dict[str, int],
+    counts: dict[str, int],
+) -> None:
+    out.write(
+        f"plan: up to {config.end_date}, {len(ends)} chunk(s), "
+        f"{config.requests_per_minute} requests/minute\n"
+    )
+    if not accounts:
+        out.write(
+            "  customers, profiles and topics are unknown until the first run reads them "
+            "(no request is made for a plan); counted here: the client request only\n"
+        )
+    for name, count in sorted(totals.items()):
+        out.write(f"  {name:<24} at least {count:>7} requests\n")
+    total = sum(totals.values())
+    minutes = total / config.requests_per_minute
+    month = pendulum.now("UTC").format("YYYY-MM")
+    used = counts.get(month, 0)
+    out.write(
+        f"total: at least {total} requests (one per query; more when a query has several "
+        f"pages), about {minutes:.1f} min; budget {used} of {config.monthly_request_budget} "
+        f"used in {month}\n"
+    )

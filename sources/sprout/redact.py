@@ -52,3 +52,9 @@ def install_log_redaction() -> None:
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, RedactingFilter) for f in handler.filters):
                 handler.addFilter(RedactingFilter())
+
+
+def forget_secrets() -> None:
+    """Forget every registered secret, e.g. between independent runs in one process."""
+    with _lock:
+        _secrets.clear()
