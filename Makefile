@@ -24,8 +24,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/sqlfluff lint transforms/
 
+# The transform tests also run on a real PostgreSQL: a throwaway server under /tmp,
+# installed from Debian's packages if missing, stopped again however pytest ends.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	@set -e; pgdir=$$(mktemp -d /tmp/sprout-postgres.XXXXXX); \
+	trap 'bash scripts/postgres.sh stop "$$pgdir"' EXIT; \
+	dsn=$$(bash scripts/postgres.sh start "$$pgdir"); \
+	SPROUT_TEST_POSTGRES_DSN="$$dsn" $(BIN)/pytest -q
 
 test: lint unit
 
