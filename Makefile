@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sprout-elt demo
+	$(BIN)/sprout-elt demo --replace
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
