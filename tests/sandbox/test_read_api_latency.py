@@ -92,4 +92,5 @@ def test_a_month_of_posts_of_100_profiles_pages_quickly() -> None:
         slowest = max(slowest, time.process_time() - started)
         assert answer.status_code == 200 and len(answer.json()["data"]) == 100
         assert answer.json()["paging"]["total_pages"] == 100  # capped at 10,000 results
-    assert slowest < 0.5, f"slowest page took {slowest:.2f} s"
+    # The same bound as a first page: paging on must never be slower than starting.
+    assert slowest < 1.0, f"slowest page took {slowest:.2f} s"
