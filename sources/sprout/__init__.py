@@ -223,6 +223,8 @@ class Run:
     """The budget's live count of requests per month, to keep in the source state."""
     publishing_post_ids: dict[int, list[int]] = field(default_factory=dict)
     """Drafts created by `sprout-elt publish`, by customer, to refresh from the API."""
+    first_chunk: bool = True
+    """False for the later chunks of a backfill: what earlier chunks read is current."""
 
     def remember_requests(self) -> None:
         """Keep request counts and the accounts seen in the source state.
@@ -741,7 +743,8 @@ def message_actions(run: Run) -> Iterator[list[dict[str, Any]]]:
     state = dlt.current.resource_state()
     previous = _utc(state.get("read_until"))
     until = run.config.end_at
-    if previous is not None:
+    # In later chunks of a run, every message read so far already shows its actions.
+    if previous is not None and run.first_chunk:
         lookback = run.config.lookback_days["message_actions"]
         since = max(previous.subtract(days=lookback), run.config.start_at)
         read = _in_flight(
@@ -863,7 +866,8 @@ def _read_cases(
         "sort": ["created_time:asc"],
         "timezone": settings.REQUEST_TIMEZONE,
     }
-    pages = run.client.cursor_pages(_path(customer_id, "cases/filter"), body)
+    # Cases, topic messages and topic metrics are not split on a 504: retry instead.
+    pages = run.client.cursor_pages(_path(customer_id, "cases/filter"), body, splittable=False)
     return [_case_row(customer_id, case) for page in pages for case in page]
 
 
@@ -923,7 +927,7 @@ def _read_topic_messages(
         "timezone": settings.REQUEST_TIMEZONE,
     }
     path = _path(customer_id, f"listening/topics/{topic_id}/messages")
-    rows = [row for page in run.client.pages(path, body) for row in page]
+    rows = [row for page in run.client.pages(path, body, splittable=False) for row in page]
     if len(rows) >= settings.RESULT_CAP and (end - start).total_seconds() > 3600:
         # Paged results stop at the cap; ask again for each half of the window.
         middle = start + (end - start) / 2
@@ -1006,7 +1010,7 @@ def _read_topic_metrics(
     run: Run, customer_id: int, topic_id: str, first: pendulum.Date, last: pendulum.Date
 ) -> list[dict[str, Any]]:
     path = _path(customer_id, f"listening/topics/{topic_id}/metrics")
-    answer = run.client.post(path, _topic_metrics_body(first, last))
+    answer = run.client.post(path, _topic_metrics_body(first, last), splittable=False)
     return [_topic_metric_row(customer_id, topic_id, row) for row in _records(answer)]
 
 

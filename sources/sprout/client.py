@@ -4,10 +4,11 @@ One :class:`SproutClient` serves a whole run. Every attempt, retries included, w
 for the shared :class:`~sources.sprout.pacing.Pacer` and is counted by the
 :class:`~sources.sprout.pacing.RequestBudget`; answers are sorted into "retry" (202,
 500, 502, 503, dropped connections, bodies that are not JSON), "wait a window" (429),
-"renew the token" (401), "split the request" (a 504 that persists) and "fail now" (the
-other 4xx). Tokens never reach an exception or a log line: messages pass through
-:func:`~sources.sprout.redact.redact`, and httpx errors are reported by their masked
-text, not chained.
+"renew the token" (401), "split the request" (a 504 that persists, where the caller can
+split; otherwise it is retried) and "fail now" (the other 4xx). An answer whose page holds
+no ``data`` list is an error, never an empty page. Tokens never reach an exception or a
+log line: messages pass through :func:`~sources.sprout.redact.redact`, and httpx errors
+are reported by their masked text, not chained.
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ class _Attempts:
     gateway_timeouts: int = 0
     throttled_in_a_row: int = 0
     renewed_token: bool = False
+    splittable: bool = True
+    """Whether the caller can split the request when 504 persists."""
 
 
 @dataclass
@@ -263,16 +266,22 @@ class SproutClient:
             QuotaExhausted: 429s that persisted.
             BudgetExceeded: the monthly request budget is used up.
         """
-        return self._request("GET", path, None)
+        return self._request("GET", path, None, splittable=False)
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
+    def post(self, path: str, body: dict[str, Any], *, splittable: bool = True) -> Any:
         """POST the JSON ``body`` to ``path`` and return the parsed JSON answer.
+
+        Args:
+            path: the request path relative to the base URL.
+            body: the JSON body.
+            splittable: the caller asks again with a smaller scope on :class:`ScopeTooLarge`;
+                when False, a 504 is retried like a 503 instead.
 
         Raises:
             SproutApiError: as for :meth:`get`, and its subclasses.
             BudgetExceeded: the monthly request budget is used up.
         """
-        return self._request("POST", path, body)
+        return self._request("POST", path, body, splittable=splittable)
 
     def map_in_flight(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """Run ``fn`` on each item, up to ``max_in_flight`` at once, in input order.
@@ -294,38 +303,47 @@ class SproutClient:
                 for future in pending:
                     future.cancel()
 
-    def pages(self, path: str, body: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self, path: str, body: dict[str, Any], *, splittable: bool = True
+    ) -> Iterator[list[dict[str, Any]]]:
         """POST ``body`` page by page (``page``/``total_pages``) and yield each page's data.
 
         Page 1 comes first; when it states ``total_pages``, the other pages are fetched
         concurrently and yielded in order. When ``paging`` is ``{}``, absent, or holds
         only ``current_page``, pages are fetched one by one while they come back full.
+        ``splittable`` is passed to :meth:`post`.
         """
-        first = self.post(path, {**body, "page": 1})
-        data = _data(first)
+        first = self.post(path, {**body, "page": 1}, splittable=splittable)
+        data = _data(first, path)
         if data:
             yield data
         total = _paging(first).get("total_pages")
         if not isinstance(total, int):
-            yield from self._pages_while_full(path, body, data)
+            yield from self._pages_while_full(path, body, data, splittable)
             return
         self._warn_if_capped(path, total, body)
         if total > 1:
             yield from self.map_in_flight(
-                lambda page: _data(self.post(path, {**body, "page": page})), range(2, total + 1)
+                lambda page: _data(
+                    self.post(path, {**body, "page": page}, splittable=splittable), path
+                ),
+                range(2, total + 1),
             )
         logger.info("%s: paging ended after %d pages", path, max(total, 1))
 
-    def cursor_pages(self, path: str, body: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    def cursor_pages(
+        self, path: str, body: dict[str, Any], *, splittable: bool = True
+    ) -> Iterator[list[dict[str, Any]]]:
         """POST ``body`` following ``paging.next_cursor`` (messages, cases); yield each page.
 
-        Paging ends with the first answer that carries no ``next_cursor``.
+        Paging ends with the first answer that carries no ``next_cursor``. ``splittable``
+        is passed to :meth:`post`.
         """
         request = dict(body)
         seen: set[str] = set()
         for page in itertools.count(1):
-            answer = self.post(path, request)
-            data = _data(answer)
+            answer = self.post(path, request, splittable=splittable)
+            data = _data(answer, path)
             if data:
                 yield data
             cursor = _paging(answer).get("next_cursor")
@@ -352,23 +370,40 @@ class SproutClient:
         after = _walk_start(request.get("filters", []))
         for page in itertools.count(1):
             walk_filters = filters if after is None else [f"guid.gt({after})", *filters]
-            data = _data(self.post(path, {**request, "filters": walk_filters}))
+            answer = self.post(path, {**request, "filters": walk_filters})
+            data = _data(answer, path)
             if data:
                 yield data
+            total = _paging(answer).get("total_pages") if page == 1 else None
+            if isinstance(total, int) and total * limit < ANALYTICS_RESULT_CAP:
+                # Under the cap, numbered pages of the same query cost the same requests
+                # (one fewer when the last page is full) and can be in flight at once.
+                yield from self._numbered_pages(path, {**request, "filters": walk_filters}, total)
+                return
             if len(data) < limit:
                 logger.info("%s: guid walk ended after %d pages", path, page)
                 return
             after = _last_guid(path, data)
 
+    def _numbered_pages(
+        self, path: str, body: dict[str, Any], total: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages 2 to ``total`` of ``body``, up to ``max_in_flight`` at once, in order."""
+        return self.map_in_flight(
+            lambda number: _data(self.post(path, {**body, "page": number}), path),
+            range(2, total + 1),
+        )
+
     def _pages_while_full(
-        self, path: str, body: dict[str, Any], previous: list[dict[str, Any]]
+        self, path: str, body: dict[str, Any], previous: list[dict[str, Any]], splittable: bool
     ) -> Iterator[list[dict[str, Any]]]:
         limit = int(body.get("limit", _DEFAULT_PAGE_SIZE))
         page = 1
         while previous and len(previous) >= limit:
             page += 1
             try:
-                data = _data(self.post(path, {**body, "page": page}))
+                answer = self.post(path, {**body, "page": page}, splittable=splittable)
+                data = _data(answer, path)
             except SproutApiError as exc:
                 if exc.status != 400:
                     raise
@@ -398,8 +433,10 @@ class SproutClient:
                 ANALYTICS_RESULT_CAP,
             )
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        attempts = _Attempts()
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None, splittable: bool
+    ) -> Any:
+        attempts = _Attempts(splittable=splittable)
         while True:
             answer = self._send(method, path, body, is_retry=attempts.count > 0)
             attempts.count += 1
@@ -526,6 +563,9 @@ class SproutClient:
         attempts: _Attempts,
     ) -> NoReturn:
         attempts.gateway_timeouts += 1
+        if not attempts.splittable:
+            # Nothing smaller to ask for: the 504 can only be a slow moment of the API.
+            self._back_off(method, path, body, attempts, 504, "gateway timeout (504)")
         if attempts.gateway_timeouts == 1 and attempts.retries < self._max_retries:
             self._back_off(method, path, body, attempts, 504, "gateway timeout (504)")
         logger.info("%s %s: 504 persisted; the request must be split", method, path)
@@ -592,13 +632,24 @@ class SproutClient:
         raise _Retry
 
 
-def _data(answer: Any) -> list[dict[str, Any]]:
-    """The records of an answer: ``data`` of the envelope, or a bare array."""
-    if isinstance(answer, list):
-        return answer
+def _data(answer: Any, path: str) -> list[dict[str, Any]]:
+    """The records of an answer: ``data`` of the envelope, a bare array, or none for a 204.
+
+    Raises:
+        SproutApiError: the answer holds no ``data`` list; taking it as empty would lose
+            its records without a word.
+    """
+    if answer is None or isinstance(answer, list):
+        return answer or []
     if isinstance(answer, dict) and isinstance(answer.get("data"), list):
         return answer["data"]
-    return []
+    raise SproutApiError(
+        200,
+        "POST",
+        path,
+        "the answer has no `data` list of records",
+        hint="what was loaded is kept; rerun later, and contact Sprout support if it persists",
+    )
 
 
 def _paging(answer: Any) -> dict[str, Any]:

@@ -40,7 +40,8 @@ class Pacer:
         requests_per_minute: the most starts allowed in any rolling 60 seconds.
         clock: monotonic seconds; injectable for tests.
         sleep: blocks for the given seconds; injectable for tests.
-        jitter_seconds: the most random extra pause added by :meth:`back_off`.
+        jitter_seconds: the most random extra pause added by :meth:`back_off`; None
+            takes the module's setting when the pacer is made, so tests can shrink it.
         rng: random source for that jitter.
     """
 
@@ -50,7 +51,7 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         *,
-        jitter_seconds: float = _BACK_OFF_JITTER_SECONDS,
+        jitter_seconds: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if requests_per_minute < 1:
@@ -62,7 +63,7 @@ class Pacer:
         self._interval = (_WINDOW_SECONDS + _SLACK_SECONDS) / requests_per_minute
         self._clock = clock
         self._sleep = sleep
-        self._jitter = jitter_seconds
+        self._jitter = _BACK_OFF_JITTER_SECONDS if jitter_seconds is None else jitter_seconds
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._next_start = float("-inf")
