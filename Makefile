@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint unit sandbox bench clean
+.PHONY: install demo test lint unit sandbox bench clean chaos
 
 install: $(STAMP)
 
@@ -36,6 +36,16 @@ test: lint unit
 
 sandbox: $(STAMP)
 	$(BIN)/sprout-elt sandbox serve
+
+# Request efficiency, rate use, local cost and marts as ratios; `--scale default` is the
+# issue's full scale (hours), so `make bench` runs the small one. See README "Performance".
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --scale small
+
+# Every fault kind, crash point, concurrent start and bad input against the sandbox,
+# printed as one table (about 7 minutes). Its fast subset runs in `make test`.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.reliability.chaos
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
