@@ -1,0 +1,152 @@
+"""Runs of the `sprout` pipeline for the bench: recorded, replayed, or as they are."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import pendulum
+from dlt.common.pipeline import SupportsPipeline
+
+from pipelines import run as run_command
+from pipelines.pipeline import make_pipeline
+from pipelines.run import Summary, run_pipeline, select_resources
+from sources.sprout import load_settings, make_client
+
+DATASET = "sprout"
+_Key = tuple[str, str, bytes]
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Sends through the network and notes when each request started.
+
+    With `keep_answers`, also keeps every answer by request, for :class:`ReplayTransport`.
+    """
+
+    def __init__(self, keep_answers: bool = False) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._lock = threading.Lock()
+        self.starts: list[float] = []
+        self.paths: list[str] = []
+        self.answers: dict[_Key, tuple[int, bytes]] | None = {} if keep_answers else None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request, noting its start (and its answer, if kept)."""
+        with self._lock:
+            self.starts.append(time.monotonic())
+            self.paths.append(request.url.path)
+        response = self._inner.handle_request(request)
+        if self.answers is None:
+            return response
+        content = response.read()
+        with self._lock:
+            self.answers[_key(request)] = (response.status_code, content)
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._inner.close()
+
+
+class ReplayTransport(httpx.BaseTransport):
+    """Answers each request with the recorded answer to the same request, no network."""
+
+    def __init__(self, answers: dict[_Key, tuple[int, bytes]]) -> None:
+        self._answers = answers
+        self.count = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """The recorded answer; a KeyError names a request the recording never saw."""
+        status, content = self._answers[_key(request)]
+        self.count += 1
+        headers = {"content-type": "application/json"}
+        return httpx.Response(status, headers=headers, content=content)
+
+
+def _key(request: httpx.Request) -> _Key:
+    return (request.method, request.url.raw_path.decode(), request.content)
+
+
+def save_answers(answers: dict[_Key, tuple[int, bytes]], path: Path) -> None:
+    """Keep recorded answers in a file for a replay in another process."""
+    path.write_bytes(pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_answers(path: Path) -> dict[_Key, tuple[int, bytes]]:
+    """Answers saved by :func:`save_answers`."""
+    answers: dict[_Key, tuple[int, bytes]] = pickle.loads(path.read_bytes())
+    return answers
+
+
+@dataclass
+class Warehouse:
+    """One DuckDB file and dlt working directory of the bench."""
+
+    folder: Path
+    base_url: str
+    requests_per_minute: int = 10**6
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        """The DuckDB file."""
+        return self.folder / "warehouse.duckdb"
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        """Point `sources.sprout` and DuckDB at this warehouse while the block runs."""
+        values = {
+            "SOURCES__SPROUT__BASE_URL": self.base_url,
+            "SOURCES__SPROUT__ACCESS_TOKEN": "sandbox-token",
+            "SOURCES__SPROUT__REQUESTS_PER_MINUTE": str(self.requests_per_minute),
+            "SOURCES__SPROUT__MONTHLY_REQUEST_BUDGET": str(10**9),
+            "DESTINATION__DUCKDB__CREDENTIALS": str(self.database),
+            **self.extra_env,
+        }
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def pipeline(self) -> SupportsPipeline:
+        """The bench's `sprout` pipeline on this warehouse."""
+        with self.environment():
+            return make_pipeline("duckdb", DATASET, str(self.folder / "pipelines"))
+
+
+def run_sprout(
+    warehouse: Warehouse,
+    start: pendulum.Date,
+    end: pendulum.Date,
+    transport: httpx.BaseTransport | None = None,
+    resources: str | None = None,
+) -> tuple[Summary, float]:
+    """One `sprout-elt run --no-transform` from `start` to `end`; summary and seconds."""
+
+    def client_with_transport(config: Any, counts: dict[str, int]) -> Any:
+        return make_client(config, counts, transport=transport)
+
+    with (
+        warehouse.environment(),
+        mock.patch.object(run_command, "make_client", client_with_transport),
+    ):
+        pipeline = make_pipeline("duckdb", DATASET, str(warehouse.folder / "pipelines"))
+        config = load_settings(start_date=start.isoformat(), end_date=end.isoformat())
+        began = time.monotonic()
+        summary = run_pipeline(pipeline, config, select_resources(resources), transform=False)
+        return summary, time.monotonic() - began
