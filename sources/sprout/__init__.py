@@ -399,12 +399,15 @@ def _topic_row(topic: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _ProfileQuery:
     customer_id: int
-    network_type: str
     profile_ids: tuple[int, ...]
     metrics: tuple[str, ...]
+    """Every metric of the batch's networks: the API leaves out, per profile, those its
+    network lacks, so profiles of different networks share one request."""
     start: pendulum.Date
     end: pendulum.Date
     """Last day, inclusive."""
+    network_types: dict[int, str] = field(default_factory=dict, compare=False)
+    """Each profile's network type, for the rows."""
 
     def body(self, dropped: set[str]) -> dict[str, Any]:
         return {
@@ -460,25 +463,26 @@ def profile_analytics(
 def _profile_queries(run: Run, start: pendulum.Date) -> Iterator[_ProfileQuery]:
     end = run.config.end_date
     for account in run.accounts:
-        for network_type, ids in _profiles_by_network(account).items():
-            metrics = _profile_metric_keys(run, network_type)
-            if not metrics:
-                continue
-            for since, part in _by_start(run, ids, start, run.config.start_date):
-                for batch in _chunks(part, settings.PROFILE_BATCH_SIZE):
-                    for first, last in _date_windows(since, end, settings.PROFILE_WINDOW_MAX_DAYS):
-                        yield _ProfileQuery(
-                            account.customer_id, network_type, batch, metrics, first, last
-                        )
+        networks = _network_types(account)
+        measured = tuple(p for p, network in networks.items() if _profile_metric_keys(run, network))
+        for since, part in _by_start(run, measured, start, run.config.start_date):
+            for batch in _chunks(part, settings.PROFILE_BATCH_SIZE):
+                types = {p: networks[p] for p in batch}
+                metrics = _union_of_metrics(run, sorted(set(types.values())))
+                for first, last in _date_windows(since, end, settings.PROFILE_WINDOW_MAX_DAYS):
+                    yield _ProfileQuery(account.customer_id, batch, metrics, first, last, types)
 
 
-def _profiles_by_network(account: Account) -> dict[str, tuple[int, ...]]:
-    grouped: dict[str, list[int]] = {}
-    for profile in account.profiles:
-        grouped.setdefault(str(profile.get("network_type")), []).append(
-            int(profile["customer_profile_id"])
-        )
-    return {network: tuple(sorted(ids)) for network, ids in grouped.items()}
+def _network_types(account: Account) -> dict[int, str]:
+    """Each profile's network type, by profile id in ascending order."""
+    pairs = ((int(p["customer_profile_id"]), str(p.get("network_type"))) for p in account.profiles)
+    return dict(sorted(pairs))
+
+
+def _union_of_metrics(run: Run, network_types: list[str]) -> tuple[str, ...]:
+    """The metrics of several networks, each once, in catalogue order."""
+    keys = (key for network in network_types for key in _profile_metric_keys(run, network))
+    return tuple(dict.fromkeys(keys))
 
 
 def _profile_metric_keys(run: Run, network_type: str) -> tuple[str, ...]:
@@ -522,7 +526,7 @@ def _profile_day(query: _ProfileQuery, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": query.customer_id,
         "customer_profile_id": int(dimensions["customer_profile_id"]),
-        "network_type": query.network_type,
+        "network_type": query.network_types.get(int(dimensions["customer_profile_id"])),
         "reporting_date": pendulum.Date.fromisoformat(str(day)[:10]),
         "metrics": dict(row.get("metrics") or {}),
     }

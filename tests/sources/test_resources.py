@@ -59,7 +59,6 @@ def test_a_request_too_large_to_answer_is_split_by_profiles_then_by_days() -> No
     run, client = make_run(answer)
     query = sprout._ProfileQuery(
         100,
-        "twitter",
         (11, 13),
         ("impressions",),
         pendulum.Date(2026, 2, 26),
@@ -82,16 +81,19 @@ def test_a_request_too_large_to_answer_is_split_by_profiles_then_by_days() -> No
     ]
 
 
-def test_profiles_are_batched_by_network_with_the_networks_metrics(nothing: Any) -> None:
+def test_profiles_of_every_network_share_a_batch_with_all_their_metrics(nothing: Any) -> None:
     run, _ = make_run(nothing)
     queries = list(sprout._profile_queries(run, pendulum.Date(2025, 1, 1)))
-    twitter = [q for q in queries if q.network_type == "twitter"]
-    # 2025-01-01 to 2026-03-01 is more than a year: two windows per batch.
-    assert [(q.profile_ids, q.start, q.end) for q in twitter] == [
-        ((11, 13), pendulum.Date(2025, 1, 1), pendulum.Date(2025, 12, 31)),
-        ((11, 13), pendulum.Date(2026, 1, 1), pendulum.Date(2026, 3, 1)),
+    # 2025-01-01 to 2026-03-01 is more than a year: two windows for the one batch.
+    assert [(q.profile_ids, q.start, q.end) for q in queries] == [
+        ((11, 12, 13), pendulum.Date(2025, 1, 1), pendulum.Date(2025, 12, 31)),
+        ((11, 12, 13), pendulum.Date(2026, 1, 1), pendulum.Date(2026, 3, 1)),
     ]
-    assert "lifetime_snapshot.followers_count" in twitter[0].metrics
+    metrics = queries[0].metrics
+    assert len(metrics) == len(set(metrics))
+    assert {"lifetime_snapshot.followers_count", "post_link_clicks"} <= set(metrics)
+    assert "fans_gained" in metrics  # a Facebook metric, for profile 12
+    assert queries[0].network_types == {11: "twitter", 12: "facebook", 13: "twitter"}
 
 
 @pytest.mark.parametrize(
