@@ -78,11 +78,13 @@ def arm(point: str) -> None:
     elif step == "normalize":
         setattr(Pipeline, "normalize", _before(Pipeline.normalize, counter))  # noqa: B010
     elif step == "load":
-        Load.w_run_job = staticmethod(_after(Load.w_run_job, counter))  # type: ignore[method-assign]
+        wrapped = staticmethod(_after(Load.w_run_job, counter))
+        Load.w_run_job = wrapped  # type: ignore[method-assign]
     elif step == "loaded":
         setattr(Pipeline, "load", _after(Pipeline.load, counter))  # noqa: B010
     else:
-        setattr(transforms.runner, "_create", _after(transforms.runner._create, counter))  # noqa: B010
+        create = _after(transforms.runner._create, counter)
+        setattr(transforms.runner, "_create", create)  # noqa: B010
 
 
 if __name__ == "__main__":
