@@ -33,6 +33,22 @@ POSTGRES_DSN_VAR = "SPROUT_TEST_POSTGRES_DSN"
 FAST_RPM = 6000
 CLOCK = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HISTORY_START = date(2026, 2, 10)
+# One customer; every query of this world fits in one page, so each query is exactly
+# one request.
+TINY = Scale(
+    customers=1,
+    profiles=3,
+    groups=2,
+    users=2,
+    tags=2,
+    days=20,
+    posts_per_day=0.5,
+    messages_per_day=1.0,
+    cases_per_day=1.0,
+    topics=1,
+    topic_messages_per_day=2.0,
+)
+
 SMALL = Scale(
     customers=2,
     profiles=3,

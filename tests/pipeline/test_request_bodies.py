@@ -11,22 +11,7 @@ import pytest
 
 import pipelines.run
 from sources.sprout import catalogue, make_client, settings
-from sprout_sandbox.config import Scale
-from tests.pipeline.conftest import harness_for, sandbox_config
-
-ONE_CUSTOMER = Scale(
-    customers=1,
-    profiles=3,
-    groups=2,
-    users=2,
-    tags=2,
-    days=20,
-    posts_per_day=0.5,
-    messages_per_day=1.0,
-    cases_per_day=1.0,
-    topics=1,
-    topic_messages_per_day=2.0,
-)
+from tests.pipeline.conftest import TINY, harness_for, sandbox_config
 
 
 class Recorder(httpx.HTTPTransport):
@@ -65,7 +50,7 @@ def test_a_first_run_sends_exactly_these_requests(
     monkeypatch.setattr(
         pipelines.run, "make_client", lambda config, counts: make_client(config, counts, recorder)
     )
-    with harness_for(sandbox_config(ONE_CUSTOMER), tmp_path, monkeypatch) as harness:
+    with harness_for(sandbox_config(TINY), tmp_path, monkeypatch) as harness:
         result = harness.cli(
             "run", "--start-date", "2026-02-24", "--end-date", "2026-03-01", "--no-transform"
         )

@@ -12,23 +12,15 @@ import pytest
 from sources.sprout import pacing
 from sprout_sandbox import limits
 from sprout_sandbox.config import Scale
-from tests.pipeline.conftest import CLOCK, HISTORY_START, Harness, harness_for, sandbox_config
-from tests.pipeline.truth import compare
-
-# Every query of this world fits in one page, so each query is exactly one request.
-TINY = Scale(
-    customers=1,
-    profiles=3,
-    groups=2,
-    users=2,
-    tags=2,
-    days=20,
-    posts_per_day=0.5,
-    messages_per_day=1.0,
-    cases_per_day=1.0,
-    topics=1,
-    topic_messages_per_day=2.0,
+from tests.pipeline.conftest import (
+    CLOCK,
+    HISTORY_START,
+    TINY,
+    Harness,
+    harness_for,
+    sandbox_config,
 )
+from tests.pipeline.truth import compare
 
 
 def _time(text: str) -> datetime:
