@@ -74,6 +74,7 @@ class BenchScale:
 
 SCALES = {
     "small": BenchScale(profiles=10, days=30, posts_per_day=20.0, topics=5),
+    "medium": BenchScale(profiles=20, days=120, posts_per_day=20.0, topics=5),
     "default": BenchScale(profiles=100, days=365, posts_per_day=20.0, topics=5),
 }
 

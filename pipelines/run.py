@@ -250,6 +250,7 @@ def _run_chunks(
             logger.info("chunk %d of %d: up to %s", number, len(ends), end)
             run = Run(chunk, client, accounts, dropped_metrics=dropped, request_counts=counts)
             run.first_chunk = number == 1
+            run.run_end_date = config.end_date
             if number == len(ends):
                 # Drafts do not depend on the time window: refresh them once, at the end.
                 run.publishing_post_ids = recorded_publishing_post_ids(pipeline)
@@ -408,7 +409,7 @@ def chunk_ends(
     first = max(min(starts, default=config.end_date), config.start_date)
     ends: list[pendulum.Date] = []
     end = first.add(days=settings.BACKFILL_CHUNK_DAYS - 1)
-    while end < config.end_date:
+    while (config.end_date - end).days >= settings.BACKFILL_CHUNK_DAYS // 2:
         ends.append(end)
         end = end.add(days=settings.BACKFILL_CHUNK_DAYS)
     ends.append(config.end_date)
@@ -465,7 +466,10 @@ def _plan_chunks(
     totals: dict[str, int] = {}
     for number, end in enumerate(ends):
         chunk = dataclasses.replace(config, end_date=end)
-        for name, count in plan_queries(chunk, accounts, positions, resources).items():
+        queries = plan_queries(
+            chunk, accounts, positions, resources, first_chunk=number == 0, run_end=config.end_date
+        )
+        for name, count in queries.items():
             # Metadata is read once per run; every chunk reuses it.
             if name != "metadata" or number == 0:
                 totals[name] = totals.get(name, 0) + count

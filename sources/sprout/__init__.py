@@ -225,6 +225,20 @@ class Run:
     """Drafts created by `sprout-elt publish`, by customer, to refresh from the API."""
     first_chunk: bool = True
     """False for the later chunks of a backfill: what earlier chunks read is current."""
+    run_end_date: pendulum.Date | None = None
+    """Last day of the whole run when it is cut into chunks (`config.end_date` if None)."""
+
+    def series_end(self) -> pendulum.Date | None:
+        """Last day to read of the daily series (profile and topic metrics), or None.
+
+        They are a few rows a day, and their requests span a year (profiles) or 31 days
+        (topics): reading them per 30-day chunk would cost a request per chunk each. So
+        the first chunk reads them up to the end of the whole run and later chunks skip
+        them.
+        """
+        if not self.first_chunk:
+            return None
+        return self.run_end_date or self.config.end_date
 
     def remember_requests(self) -> None:
         """Keep request counts and the accounts seen in the source state.
@@ -461,7 +475,9 @@ def profile_analytics(
 
 
 def _profile_queries(run: Run, start: pendulum.Date) -> Iterator[_ProfileQuery]:
-    end = run.config.end_date
+    end = run.series_end()
+    if end is None:
+        return
     for account in run.accounts:
         networks = _network_types(account)
         measured = tuple(p for p, network in networks.items() if _profile_metric_keys(run, network))
@@ -992,7 +1008,10 @@ def topic_metrics_daily(
 def _topic_metric_queries(
     run: Run, first_day: pendulum.Date
 ) -> list[tuple[int, str, pendulum.Date, pendulum.Date]]:
-    windows = _date_windows(first_day, run.config.end_date, settings.TOPIC_METRICS_WINDOW_DAYS)
+    end = run.series_end()
+    if end is None:
+        return []
+    windows = _date_windows(first_day, end, settings.TOPIC_METRICS_WINDOW_DAYS)
     return [
         (account.customer_id, str(topic["id"]), first, last)
         for account in run.accounts
@@ -1085,6 +1104,9 @@ def plan_queries(
     accounts: list[Account],
     positions: dict[str, Any],
     resources: Iterable[str],
+    *,
+    first_chunk: bool = True,
+    run_end: pendulum.Date | None = None,
 ) -> dict[str, int]:
     """The queries each selected resource would send, one request each at least.
 
@@ -1093,9 +1115,12 @@ def plan_queries(
         accounts: customers with their profiles and topics (from the source state).
         positions: cursor positions, as `cursor_positions` gives them.
         resources: dlt resource names selected.
+        first_chunk: whether `config` is the first chunk of its run.
+        run_end: last day of the whole run, when `config` is one of its chunks.
     """
     selected = set(resources)
-    run = Run(config, cast(SproutClient, None), accounts)
+    client = cast(SproutClient, None)
+    run = Run(config, client, accounts, first_chunk=first_chunk, run_end_date=run_end)
     counts: dict[str, int] = {"metadata": _metadata_requests(accounts, selected)}
     start = {name: resume_start(config, name, positions.get(name)) for name in CURSORS}
     if selected & {"profile_metrics_daily", "profile_metrics_buckets"}:

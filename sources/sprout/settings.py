@@ -62,7 +62,9 @@ TOPIC_METRICS_LOOKBACK_DAYS = 7
 """Listening counts of recent days keep filling in as late messages are collected."""
 
 BACKFILL_CHUNK_DAYS = 30
-"""`sprout-elt run` loads a long backfill in chunks of this many days, committing each."""
+"""`sprout-elt run` loads a long backfill in chunks of this many days, committing each.
+A remainder shorter than half a chunk joins the last chunk instead of costing a chunk
+of its own (each chunk ends every paged stream on a partly filled page)."""
 
 # Every request that filters on time uses UTC, so `created_time` windows are UTC days
 # and line up with the UTC timestamps the API returns. analytics/profiles takes no

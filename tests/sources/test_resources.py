@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -217,16 +218,39 @@ def test_resource_names_select_their_dlt_resources(names: str, expected: list[st
 
 
 def test_a_backfill_is_cut_into_chunks_and_a_daily_run_is_one(nothing: Any) -> None:
-    run, _ = make_run(nothing, end="2026-04-15")
+    run, _ = make_run(nothing, end="2026-04-16")
     resources = select_resources(None)
+    # 75 days from 1 February: two chunks of 30 days and a remainder of 15 (half a chunk).
     assert chunk_ends(run.config, {}, resources) == [
         pendulum.Date(2026, 3, 2),
         pendulum.Date(2026, 4, 1),
+        pendulum.Date(2026, 4, 16),
+    ]
+    # One day less: the 14-day remainder joins the last chunk.
+    shorter = dataclasses.replace(run.config, end_date=pendulum.Date(2026, 4, 15))
+    assert chunk_ends(shorter, {}, resources) == [
+        pendulum.Date(2026, 3, 2),
         pendulum.Date(2026, 4, 15),
     ]
     recent = {name: pendulum.datetime(2026, 4, 14) for name in sprout.CURSORS}
     recent["profile_analytics"] = recent["topic_metrics_daily"] = pendulum.Date(2026, 4, 14)
-    assert chunk_ends(run.config, recent, resources) == [pendulum.Date(2026, 4, 15)]
+    assert chunk_ends(run.config, recent, resources) == [pendulum.Date(2026, 4, 16)]
+
+
+def test_daily_series_are_read_for_the_whole_run_in_its_first_chunk(nothing: Any) -> None:
+    run, _ = make_run(nothing, end="2026-03-02")
+    run.run_end_date = pendulum.Date(2026, 4, 15)
+    profile = [(q.start, q.end) for q in sprout._profile_queries(run, run.config.start_date)]
+    assert profile == [(pendulum.Date(2026, 2, 1), pendulum.Date(2026, 4, 15))]
+    topic = [(q[2], q[3]) for q in sprout._topic_metric_queries(run, run.config.start_date)]
+    assert topic == [
+        (pendulum.Date(2026, 2, 1), pendulum.Date(2026, 3, 3)),
+        (pendulum.Date(2026, 3, 4), pendulum.Date(2026, 4, 3)),
+        (pendulum.Date(2026, 4, 4), pendulum.Date(2026, 4, 15)),
+    ]
+    run.first_chunk = False
+    assert list(sprout._profile_queries(run, pendulum.Date(2026, 4, 15))) == []
+    assert sprout._topic_metric_queries(run, pendulum.Date(2026, 4, 15)) == []
 
 
 def test_a_profile_new_since_the_last_run_is_read_from_the_start_date(nothing: Any) -> None:
