@@ -232,7 +232,7 @@ class Run:
         """Last day to read of the daily series (profile and topic metrics), or None.
 
         They are a few rows a day, and their requests span a year (profiles) or 31 days
-        (topics): reading them per 30-day chunk would cost a request per chunk each. So
+        (topics): reading them per chunk would cost a request per chunk each. So
         the first chunk reads them up to the end of the whole run and later chunks skip
         them.
         """
@@ -291,15 +291,22 @@ def sprout_source(
     yield users(run)
     yield topics(run)
     analytics = profile_analytics(run, reporting_date=_date_cursor(run, "profile_metrics"))
-    yield analytics
+    yield analytics.parallelize()
     yield analytics | profile_metrics_daily
     yield analytics | profile_metrics_buckets
-    yield posts(run, created_time=_time_cursor(run, "created_time", "posts"))
-    yield messages(run, created_time=_time_cursor(run, "created_time", "messages"))
-    yield message_actions(run)
-    yield cases(run, latest_activity_time=_time_cursor(run, "latest_activity_time", "cases"))
-    yield topic_messages(run, created_time=_time_cursor(run, "created_time", "topic_messages"))
-    yield topic_metrics_daily(run, metric_date=_date_cursor(run, "topic_metrics"))
+    # The streams below are extracted side by side (dlt runs each in a worker thread), so
+    # one stream's tail of sequential cursor pages overlaps the next stream's first
+    # requests and the shared pacer never waits for a stream to finish.
+    yield posts(run, created_time=_time_cursor(run, "created_time", "posts")).parallelize()
+    yield messages(run, created_time=_time_cursor(run, "created_time", "messages")).parallelize()
+    yield message_actions(run).parallelize()
+    yield cases(
+        run, latest_activity_time=_time_cursor(run, "latest_activity_time", "cases")
+    ).parallelize()
+    yield topic_messages(
+        run, created_time=_time_cursor(run, "created_time", "topic_messages")
+    ).parallelize()
+    yield topic_metrics_daily(run, metric_date=_date_cursor(run, "topic_metrics")).parallelize()
     yield publishing_posts(run.client, run.publishing_post_ids)
 
 

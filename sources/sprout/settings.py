@@ -61,8 +61,9 @@ TOPIC_MESSAGES_LOOKBACK_DAYS = 1
 TOPIC_METRICS_LOOKBACK_DAYS = 7
 """Listening counts of recent days keep filling in as late messages are collected."""
 
-BACKFILL_CHUNK_DAYS = 30
+BACKFILL_CHUNK_DAYS = 4 * CASES_WINDOW_DAYS
 """`sprout-elt run` loads a long backfill in chunks of this many days, committing each.
+Whole weeks, so that no case window is cut in two by a chunk's end.
 A remainder shorter than half a chunk joins the last chunk instead of costing a chunk
 of its own (each chunk ends every paged stream on a partly filled page)."""
 

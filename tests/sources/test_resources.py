@@ -218,23 +218,23 @@ def test_resource_names_select_their_dlt_resources(names: str, expected: list[st
 
 
 def test_a_backfill_is_cut_into_chunks_and_a_daily_run_is_one(nothing: Any) -> None:
-    run, _ = make_run(nothing, end="2026-04-16")
+    run, _ = make_run(nothing, end="2026-04-11")
     resources = select_resources(None)
-    # 75 days from 1 February: two chunks of 30 days and a remainder of 15 (half a chunk).
+    # 70 days from 1 February: two chunks of four weeks and a remainder of 14 (half a chunk).
     assert chunk_ends(run.config, {}, resources) == [
-        pendulum.Date(2026, 3, 2),
-        pendulum.Date(2026, 4, 1),
-        pendulum.Date(2026, 4, 16),
+        pendulum.Date(2026, 2, 28),
+        pendulum.Date(2026, 3, 28),
+        pendulum.Date(2026, 4, 11),
     ]
-    # One day less: the 14-day remainder joins the last chunk.
-    shorter = dataclasses.replace(run.config, end_date=pendulum.Date(2026, 4, 15))
+    # One day less: the 13-day remainder joins the last chunk.
+    shorter = dataclasses.replace(run.config, end_date=pendulum.Date(2026, 4, 10))
     assert chunk_ends(shorter, {}, resources) == [
-        pendulum.Date(2026, 3, 2),
-        pendulum.Date(2026, 4, 15),
+        pendulum.Date(2026, 2, 28),
+        pendulum.Date(2026, 4, 10),
     ]
-    recent = {name: pendulum.datetime(2026, 4, 14) for name in sprout.CURSORS}
-    recent["profile_analytics"] = recent["topic_metrics_daily"] = pendulum.Date(2026, 4, 14)
-    assert chunk_ends(run.config, recent, resources) == [pendulum.Date(2026, 4, 16)]
+    recent = {name: pendulum.datetime(2026, 4, 10) for name in sprout.CURSORS}
+    recent["profile_analytics"] = recent["topic_metrics_daily"] = pendulum.Date(2026, 4, 10)
+    assert chunk_ends(run.config, recent, resources) == [pendulum.Date(2026, 4, 11)]
 
 
 def test_daily_series_are_read_for_the_whole_run_in_its_first_chunk(nothing: Any) -> None:
