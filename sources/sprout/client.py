@@ -8,7 +8,9 @@ for the shared :class:`~sources.sprout.pacing.Pacer` and is counted by the
 split; otherwise it is retried) and "fail now" (the other 4xx). An answer whose page holds
 no ``data`` list is an error, never an empty page. Tokens never reach an exception or a
 log line: messages pass through :func:`~sources.sprout.redact.redact`, and httpx errors
-are reported by their masked text, not chained.
+are reported by their masked text, not chained. :meth:`SproutClient.send` takes the same
+path for bodies that are not JSON (media uploads) and for requests that must not be
+repeated blindly (creates).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
@@ -180,6 +182,12 @@ class _Attempts:
     renewed_token: bool = False
     splittable: bool = True
     """Whether the caller can split the request when 504 persists."""
+    repeat_unclear: bool = True
+    """Whether a request whose outcome is unknown (no answer, 5xx, cut-off body) is resent."""
+    accept_202: bool = False
+    """Whether a 202 is the answer (a poll) rather than a reason to send again."""
+    allow_empty: bool = False
+    """Whether a 2xx without a body is an answer (None) rather than a cut-off one."""
 
 
 @dataclass
@@ -266,7 +274,7 @@ class SproutClient:
             QuotaExhausted: 429s that persisted.
             BudgetExceeded: the monthly request budget is used up.
         """
-        return self._request("GET", path, None, splittable=False)
+        return self._request("GET", path, None, _Attempts(splittable=False))
 
     def post(self, path: str, body: dict[str, Any], *, splittable: bool = True) -> Any:
         """POST the JSON ``body`` to ``path`` and return the parsed JSON answer.
@@ -281,7 +289,60 @@ class SproutClient:
             SproutApiError: as for :meth:`get`, and its subclasses.
             BudgetExceeded: the monthly request budget is used up.
         """
-        return self._request("POST", path, body, splittable=splittable)
+        return self._request("POST", path, body, _Attempts(splittable=splittable))
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        content: Callable[[], Iterable[bytes]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        repeat_unclear: bool = True,
+        accept_202: bool = False,
+    ) -> Any:
+        """Send any body at the shared pace, within the budget, with token renewal and retries.
+
+        For what :meth:`get` and :meth:`post` cannot send: a streamed body (a multipart
+        form, a part of a file), a request that must not be repeated blindly (a create),
+        or a poll that answers 202. A 504 is retried like a 503.
+
+        Example:
+            ``client.send("POST", path, content=lambda: chunks(file), headers={"Content-Type":
+            form_type, "Content-Length": str(size)})`` streams ``file`` at every attempt.
+
+        Args:
+            method: the HTTP method.
+            path: the request path relative to the base URL.
+            json: a JSON body.
+            content: makes the body's chunks; called anew for every attempt, so that a retry
+                sends the body from its start and a file is read as it goes, never held whole.
+            headers: headers that add to or replace the client's JSON ones; with
+                ``content``, give ``Content-Type`` and, to avoid a chunked body,
+                ``Content-Length``.
+            repeat_unclear: False for a request the API may have acted on without the
+                answer arriving (a create): no answer, a 5xx or a 2xx with an unreadable body
+                then raises :class:`SproutApiError` at once, with ``status`` 0, the 5xx or
+                the 2xx; 429 and 401, which change nothing, are still retried.
+            accept_202: return a 202's body as the answer instead of sending again.
+
+        Returns:
+            The parsed JSON answer, or None for an answer without a body.
+
+        Raises:
+            SproutApiError: a 4xx, a failure that outlasted the retries, or an unclear
+                outcome under ``repeat_unclear=False``.
+            QuotaExhausted: 429s that persisted.
+            BudgetExceeded: the monthly request budget is used up.
+        """
+        attempts = _Attempts(
+            splittable=False,
+            repeat_unclear=repeat_unclear,
+            accept_202=accept_202,
+            allow_empty=True,
+        )
+        return self._request(method, path, json, attempts, content=content, headers=headers)
 
     def map_in_flight(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """Run ``fn`` on each item, up to ``max_in_flight`` at once, in input order.
@@ -434,18 +495,33 @@ class SproutClient:
             )
 
     def _request(
-        self, method: str, path: str, body: dict[str, Any] | None, splittable: bool
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        attempts: _Attempts,
+        *,
+        content: Callable[[], Iterable[bytes]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        attempts = _Attempts(splittable=splittable)
         while True:
-            answer = self._send(method, path, body, is_retry=attempts.count > 0)
+            stream = content() if content is not None else None
+            answer = self._send(method, path, body, attempts.count > 0, stream, headers)
             attempts.count += 1
             try:
                 return self._judge(method, path, body, answer, attempts)
             except _Retry:
                 continue
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None, is_retry: bool) -> _Answer:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        is_retry: bool,
+        content: Iterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> _Answer:
         if self._budget is not None:
             self._budget.spend()
         with self._slots:
@@ -455,7 +531,11 @@ class SproutClient:
             started = time.monotonic()
             try:
                 response = self._http.request(
-                    method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+                    method,
+                    path,
+                    json=body,
+                    content=content,
+                    headers={**(headers or {}), "Authorization": f"Bearer {token}"},
                 )
             except httpx.RequestError as exc:
                 problem = redact(f"{type(exc).__name__}: {exc}")
@@ -481,7 +561,7 @@ class SproutClient:
         status = response.status_code
         if status != 429:
             attempts.throttled_in_a_row = 0
-        if 200 <= status < 300 and status != 202:
+        if 200 <= status < 300 and (status != 202 or attempts.accept_202):
             return self._parse(method, path, body, response, attempts)
         if status in _RETRIED_STATUSES:
             reason = "not ready yet (202)" if status == 202 else _server_message(response)
@@ -509,7 +589,7 @@ class SproutClient:
         response: httpx.Response,
         attempts: _Attempts,
     ) -> Any:
-        if response.status_code == 204:
+        if response.status_code == 204 or (attempts.allow_empty and not response.content):
             return None
         try:
             return response.json()
@@ -528,6 +608,16 @@ class SproutClient:
         reason: str,
     ) -> NoReturn:
         """Sleep before a retry, or raise once ``max_retries`` retries are spent."""
+        if not attempts.repeat_unclear:
+            raise SproutApiError(
+                status,
+                method,
+                path,
+                reason,
+                hint="the API may have acted on the request; look its outcome up before "
+                "sending it again",
+                filters=_filters(body),
+            )
         if attempts.retries >= self._max_retries:
             raise SproutApiError(
                 status,

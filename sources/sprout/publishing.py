@@ -42,7 +42,9 @@ only some time after an unclear answer can be missed by the immediate search.
 Media files up to 50 MiB go in one request; larger ones in 5 MiB parts, parts 2..n
 concurrently, each retried alone; the submission id and the parts done are recorded,
 so an interrupted upload resumes on the next run while its submission (24 hours) has
-not expired. Files are streamed from disk part by part.
+not expired. Files are streamed from disk part by part. Uploads and creates go through
+:meth:`SproutClient.send <sources.sprout.client.SproutClient.send>`, so they share the
+run's pacer, budget, token and retries; a create is sent with ``repeat_unclear=False``.
 
 Reliability tests can end the process at chosen points with the environment variable
 ``SPROUT_ELT_CRASH_AT`` (``after_create``, ``after_create:N`` for the Nth create of the
@@ -63,6 +65,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,20 +73,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
-import httpx
 import pendulum
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
-from sources.sprout.client import (
-    Pacer,
-    QuotaExhausted,
-    RequestBudget,
-    RequestStats,
-    SproutApiError,
-    SproutClient,
-    TokenProvider,
-)
-from sources.sprout.redact import redact
+from sources.sprout.client import SproutApiError, SproutClient
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +105,6 @@ _HEAD_BYTES = 32
 _PROBE_SLACK = 10
 _PROBE_GAP = 5
 """Consecutive 404s that end the search for an unrecorded draft."""
-_UPLOAD_RETRIED = frozenset({202, 500, 502, 503, 504})
-_QUOTA_WINDOWS = 3
-_BACKOFF_CAP_SECONDS = 60.0
 _DEFAULT_WAIT_SECONDS = 1.0
 _MAX_POLLS = 1000
 _CREATE_ATTEMPTS = 4
@@ -675,7 +665,9 @@ class Ledger:
     """The ``publish_ledger`` table, written through the destination's SQL client.
 
     Each write is its own committed transaction, so a process that dies keeps every
-    step recorded before it. Writes from upload threads are serialised.
+    step recorded before it. Calls are serialised. Used as a context manager, the ledger
+    keeps one connection to the warehouse until :meth:`close`; otherwise every call
+    opens and closes its own (on DuckDB a reopen costs tens of milliseconds).
 
     Args:
         pipeline: the dlt pipeline whose destination and dataset hold the table.
@@ -685,10 +677,36 @@ class Ledger:
         self._pipeline = pipeline
         self._lock = threading.Lock()
         self._ready = False
+        self._held = ExitStack()
+        self._sql: Any = None
+
+    def __enter__(self) -> Ledger:
+        with self._lock:
+            if self._sql is None:
+                self._sql = self._held.enter_context(self._pipeline.sql_client())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the kept connection, if any; later calls open their own."""
+        with self._lock:
+            self._sql = None
+            self._held.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        with self._lock:
+            if self._sql is not None:
+                yield self._sql
+                return
+            with self._pipeline.sql_client() as sql:
+                yield sql
 
     def entries(self) -> list[LedgerEntry]:
         """Every recorded row; none when the warehouse or the table does not exist yet."""
-        with self._lock, self._pipeline.sql_client() as sql:
+        with self._connection() as sql:
             if not sql.has_dataset():
                 return []
             table = sql.make_qualified_table_name(LEDGER_TABLE)
@@ -707,7 +725,7 @@ class Ledger:
 
     def save(self, entry: LedgerEntry) -> None:
         """Record ``entry``, replacing what was recorded for its customer and key."""
-        with self._lock, self._pipeline.sql_client() as sql:
+        with self._connection() as sql:
             table = self._table(sql)
             with sql.begin_transaction():
                 sql.execute_sql(
@@ -775,7 +793,7 @@ def loaded_publishing_post_ids(pipeline: Any) -> set[int]:
     return {int(row[0]) for row in rows or []}
 
 
-# Uploads: multipart/form-data through the shared pacer, budget and token -----------------
+# Uploads: multipart/form-data through the client's pacer, budget, token and retries --------
 
 
 @dataclass
@@ -785,6 +803,11 @@ class _Form:
     chunks: Callable[[], Iterator[bytes]]
     length: int
     content_type: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Content-Type`` with the boundary, and the length, so the body is not chunked."""
+        return {"Content-Type": self.content_type, "Content-Length": str(self.length)}
 
 
 def _file_form(path: Path, offset: int, length: int, filename: str, mime: str) -> _Form:
@@ -830,210 +853,23 @@ def _url_form(url: str) -> _Form:
     return _Form(lambda: iter([body]), len(body), f"multipart/form-data; boundary={boundary}")
 
 
-class Uploader:
-    """Sends uploads and creates with the read pipeline's pacer, budget, token and retries.
+def _post_form(client: SproutClient, path: str, form: _Form) -> Any:
+    """POST ``form``; each attempt streams it anew, and a failed part is retried alone.
 
-    :class:`~sources.sprout.client.SproutClient` sends JSON only, so uploads have their
-    own connection pool here; every attempt still waits for the shared pacer, is
-    counted by the shared budget and in ``stats``, renews an OAuth token once after a
-    401, waits a window after a 429, and backs off exponentially after a 5xx or a
-    dropped connection. Each part is its own request, so a failed part is retried alone.
-
-    Creates are the exception (:meth:`create_once`): a create whose answer is lost may
-    have happened, so it is never repeated here; the caller looks the draft up first.
-
-    Args:
-        base_url: the API root.
-        tokens: the run's token provider.
-        pacer: the run's pacer.
-        budget: the run's monthly budget, or None.
-        stats: where attempts are counted (the JSON client's, for one summary).
-        max_retries: retries of one request.
-        timeout: seconds to wait for one answer.
-        transport: an httpx transport (tests).
-        sleep: blocks for the given seconds; injectable for tests.
+    Raises:
+        SproutApiError: with a hint about the media when the API refused it.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        tokens: TokenProvider,
-        pacer: Pacer,
-        budget: RequestBudget | None = None,
-        stats: RequestStats | None = None,
-        *,
-        max_retries: int = 6,
-        timeout: float = 300.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._tokens = tokens
-        self._pacer = pacer
-        self._budget = budget
-        self.stats = stats or RequestStats()
-        self._max_retries = max_retries
-        self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            transport=transport,
-            headers={"Accept": "application/json"},
-        )
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def upload(self, path: str, form: _Form) -> dict[str, Any]:
-        """POST ``form`` to ``path``; return the first record of the answer's ``data``.
-
-        Raises:
-            SproutApiError: a 4xx, or a failure that outlasted the retries.
-            QuotaExhausted: 429s that persisted.
-        """
-        return _first(path, self._request("POST", path, form)[1])
-
-    def upload_part(self, path: str, form: _Form) -> None:
-        """POST one part of a multipart upload (the API answers it without a body)."""
-        self._request("POST", path, form, expect_json=False)
-
-    def poll(self, path: str) -> tuple[int, dict[str, Any]]:
-        """GET ``path``; return the status, 202 included, and the first ``data`` record."""
-        response, answer = self._request("GET", path, None, accept_202=True)
-        return response.status_code, _first(path, answer)
-
-    def create_once(self, path: str, body: dict[str, Any]) -> Any:
-        """POST the JSON ``body`` once; 429 and 401 (nothing was done) are retried.
-
-        Raises:
-            UnclearAnswer: no answer, a 5xx or a cut-off body: the API may have acted.
-            SproutApiError: a 4xx: nothing was created.
-        """
-        payload = json.dumps(body).encode()
-        form = _Form(lambda: iter([payload]), len(payload), "application/json")
-        return self._request("POST", path, form, repeat_unclear=False)[1]
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        form: _Form | None,
-        *,
-        expect_json: bool = True,
-        repeat_unclear: bool = True,
-        accept_202: bool = False,
-    ) -> tuple[httpx.Response, Any]:
-        retries = throttled = 0
-        renewed = False
-        while True:
-            response, problem, token = self._send(method, path, form, retries > 0 or throttled > 0)
-            status = response.status_code if response is not None else 0
-            if response is not None and _succeeded(status, accept_202):
-                answer = _json(response) if expect_json else None
-                if answer is not None or not expect_json:
-                    return response, answer
-                problem = "the answer is not valid JSON (cut off, or an HTML error page)"
-            elif response is not None and status == 429:
-                throttled += 1
-                self._throttled(method, path, response, throttled)
-                continue
-            elif response is not None and status == 401 and not renewed:
-                renewed = True
-                self._renew(method, path, response, token)
-                continue
-            elif response is not None and status not in _UPLOAD_RETRIED:
-                raise SproutApiError(status, method, path, _message(response), hint=_hint(status))
-            if not repeat_unclear:
-                raise UnclearAnswer(status, method, path, problem or _message(response))
-            retries += 1
-            self._back_off(method, path, problem or _message(response), retries, status)
-
-    def _send(
-        self, method: str, path: str, form: _Form | None, is_retry: bool
-    ) -> tuple[httpx.Response | None, str, str]:
-        if self._budget is not None:
-            self._budget.spend()
-        waited = self._pacer.acquire()
-        token = self._tokens.token()
-        self.stats.count_attempt(is_retry, waited or 0.0)
-        headers = {"Authorization": f"Bearer {token}"}
-        content = None
-        if form is not None:
-            headers.update({"Content-Type": form.content_type, "Content-Length": str(form.length)})
-            content = form.chunks()
-        try:
-            response = self._http.request(method, path, content=content, headers=headers)
-        except httpx.RequestError as exc:
-            self.stats.count_answer("no answer")
-            return None, redact(f"{type(exc).__name__}: {exc}"), token
-        self.stats.count_answer(str(response.status_code))
-        logger.debug("%s %s -> %d", method, path, response.status_code)
-        return response, "", token
-
-    def _back_off(self, method: str, path: str, reason: str, retries: int, status: int) -> None:
-        if retries > self._max_retries:
-            raise SproutApiError(
-                status,
-                method,
-                path,
-                f"{reason} ({retries} attempts)",
-                hint="the API kept failing; rerun later: finished steps are recorded and "
-                "an interrupted upload resumes",
-            )
-        delay = random.uniform(0, min(_BACKOFF_CAP_SECONDS, 2.0 ** (retries - 1)))
-        logger.warning("%s %s: %s; retry %d in %.1f s", method, path, reason, retries, delay)
-        self.stats.count_wait(delay)
-        self._sleep(delay)
-
-    def _throttled(self, method: str, path: str, response: httpx.Response, count: int) -> None:
-        if count >= _QUOTA_WINDOWS:
-            raise QuotaExhausted(
-                429,
-                method,
-                path,
-                _message(response),
-                hint="429 in several windows in a row: the account's monthly quota looks "
-                "used up; rerun when it resets (finished steps are recorded)",
-            )
-        logger.warning("%s %s answered 429; no request starts for a minute", method, path)
-        self._pacer.back_off()
-
-    def _renew(self, method: str, path: str, response: httpx.Response, token: str) -> None:
-        try:
-            self._tokens.invalidate(token)
-        except Exception as exc:
-            raise SproutApiError(401, method, path, _message(response), hint=str(exc)) from None
-        logger.warning("%s %s answered 401; renewing the token and retrying once", method, path)
-
-
-def _succeeded(status: int, accept_202: bool) -> bool:
-    """2xx, except 202 where it means "not done, send again" (a part answered 202 was
-    not stored); only a completion poll takes 202 as an answer."""
-    return 200 <= status < 300 and (status != 202 or accept_202)
-
-
-def _json(response: httpx.Response) -> Any:
     try:
-        return response.json()
-    except ValueError:
-        return None
+        return client.send("POST", path, content=form.chunks, headers=form.headers)
+    except SproutApiError as exc:
+        if exc.status < 400 or exc.status in (401, 403, 429):
+            raise
+        raise SproutApiError(
+            exc.status, exc.method, exc.path, exc.message, hint=_media_hint(exc.status)
+        ) from None
 
 
-def _message(response: httpx.Response | None) -> str:
-    if response is None:
-        return "no answer"
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("error", "message"):
-            if body.get(key):
-                return redact(str(body[key]))
-    return redact(" ".join(response.text.split())[:200] or f"status {response.status_code}")
-
-
-def _hint(status: int) -> str:
+def _media_hint(status: int) -> str:
     if status == 413:
         return "the file is over the simple upload's 50 MiB: it must go in parts"
     if status in (400, 404):
@@ -1041,43 +877,19 @@ def _hint(status: int) -> str:
     return "check `sources.sprout.base_url` and `sources.sprout.customer_id`"
 
 
-def make_clients(
-    settings: Any,
-    request_counts: dict[str, int],
-    *,
-    transport: httpx.BaseTransport | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[SproutClient, Uploader]:
-    """The JSON client and the media uploader of a run, sharing token, pacer and budget.
+def _create_once(client: SproutClient, path: str, body: dict[str, Any]) -> Any:
+    """POST a create once; 429 and 401, after which nothing was created, are retried.
 
-    Args:
-        settings: validated `sources.sprout` settings (a ``SproutSettings``).
-        request_counts: requests per ``YYYY-MM`` so far, updated in place.
-        transport: an httpx transport for both (tests).
-        sleep: how both wait before a retry (tests pass a no-op).
+    Raises:
+        UnclearAnswer: no answer, a 5xx or a cut-off body: the API may have acted.
+        SproutApiError: a 4xx: nothing was created.
     """
-    tokens = TokenProvider(
-        access_token=settings.access_token,
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        token_url=settings.token_url,
-        refresh_token=settings.refresh_token,
-    )
-    pacer = Pacer(settings.requests_per_minute)
-    budget = RequestBudget(settings.monthly_request_budget, request_counts)
-    client = SproutClient(
-        settings.base_url,
-        tokens,
-        pacer,
-        budget,
-        max_in_flight=settings.max_in_flight,
-        transport=transport,
-        sleep=sleep,
-    )
-    uploader = Uploader(
-        settings.base_url, tokens, pacer, budget, client.stats, transport=transport, sleep=sleep
-    )
-    return client, uploader
+    try:
+        return client.send("POST", path, json=body, repeat_unclear=False)
+    except SproutApiError as exc:
+        if 400 <= exc.status < 500:
+            raise
+        raise UnclearAnswer(exc.status, exc.method, exc.path, exc.message) from None
 
 
 def resolve_customer(client: SproutClient, configured: int | None) -> int:
@@ -1133,19 +945,16 @@ class _MediaSteps:
     def __init__(
         self,
         client: SproutClient,
-        uploader: Uploader,
         customer_id: int,
         save: Callable[[LedgerEntry], None],
         crash: _CrashPoints,
         clock: Callable[[], datetime],
     ) -> None:
         self._client = client
-        self._uploader = uploader
         self._base = f"/v1/{customer_id}/media"
         self._save = save
         self._crash = crash
         self._clock = clock
-        self._lock = threading.Lock()
         self.uploaded = 0
 
     def upload_all(self, post: PlannedPost, entry: LedgerEntry) -> list[dict[str, str]]:
@@ -1169,7 +978,7 @@ class _MediaSteps:
             answer = self._multipart(item, record, entry)
         else:
             form = _url_form(item.url) if item.url else _part_form(item, 0, item.size)
-            answer = self._uploader.upload(f"{self._base}/", form)
+            answer = _first(f"{self._base}/", _post_form(self._client, f"{self._base}/", form))
         record.update(
             media_id=str(answer["media_id"]),
             media_type=item.kind,
@@ -1188,19 +997,20 @@ class _MediaSteps:
         path = f"{self._base}/submission/{submission['submission_id']}"
         done = set(submission["parts_done"])
 
-        def send_part(number: int) -> None:
+        def send_part(number: int) -> int:
             offset = (number - 1) * PART_SIZE
             form = _part_form(item, offset, min(PART_SIZE, item.size - offset))
-            self._uploader.upload_part(f"{path}/part/{number}", form)
-            with self._lock:
-                submission["parts_done"].append(number)
-                self._save(entry)
-            self._crash.reached("after_part", number)
+            _post_form(self._client, f"{path}/part/{number}", form)
+            return number
 
         try:
             todo = [n for n in range(2, item.part_count + 1) if n not in done]
-            for _ in self._client.map_in_flight(send_part, todo):
-                pass
+            # Parts are recorded here, in order, not in the sending threads: the ledger's
+            # connection then serves one thread only, and a part is recorded once it is sent.
+            for number in self._client.map_in_flight(send_part, todo):
+                submission["parts_done"].append(number)
+                self._save(entry)
+                self._crash.reached("after_part", number)
             return self._complete(path)
         except SproutApiError as exc:
             if 400 <= exc.status < 500 and exc.status != 429:
@@ -1226,7 +1036,8 @@ class _MediaSteps:
             )
             return submission
         form = _part_form(item, 0, min(PART_SIZE, item.size))
-        answer = self._uploader.upload(f"{self._base}/submission", form)
+        start = f"{self._base}/submission"
+        answer = _first(start, _post_form(self._client, start, form))
         record["submission"] = {
             "submission_id": str(answer["submission_id"]),
             "started_at": _iso(self._clock()),
@@ -1239,8 +1050,9 @@ class _MediaSteps:
 
     def _complete(self, path: str) -> dict[str, Any]:
         for _ in range(_MAX_POLLS):
-            status, answer = self._uploader.poll(path)
-            if status != 202:
+            # A 202 answers `wait_until` and no `media_id` until the media is ready.
+            answer = _first(path, self._client.send("GET", path, accept_202=True))
+            if "media_id" in answer:
                 return answer
             # The API asks not to poll before wait_until; polling faster is throttled.
             wait_until = _parse_time(answer.get("wait_until"))
@@ -1259,8 +1071,8 @@ class Publisher:
     are newer, so the missing one, if it exists, lies just below the lowest of them.
 
     Args:
-        client: the JSON client (retrievals, shared pacer and budget).
-        uploader: the uploader sharing the client's token, pacer and budget.
+        client: the run's client: retrievals, uploads and creates share its pacer,
+            budget, token and retries.
         ledger: the ledger of the warehouse.
         customer_id: the customer that owns the drafts.
         recreate_unclear: create rows whose unclear draft cannot be searched for,
@@ -1272,7 +1084,6 @@ class Publisher:
     def __init__(
         self,
         client: SproutClient,
-        uploader: Uploader,
         ledger: Ledger,
         customer_id: int,
         *,
@@ -1281,7 +1092,6 @@ class Publisher:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
-        self.uploader = uploader
         self.ledger = ledger
         self.customer_id = customer_id
         self.recreate_unclear = recreate_unclear
@@ -1289,7 +1099,7 @@ class Publisher:
         self._known_ids = {i for e in self._entries.values() for i in e.publishing_post_ids}
         self._crash = _CrashPoints(os.environ.get(CRASH_VARIABLE, ""))
         self._sleep = sleep
-        self._media = _MediaSteps(client, uploader, customer_id, self._save, self._crash, clock)
+        self._media = _MediaSteps(client, customer_id, self._save, self._crash, clock)
         self.result = PublishResult()
 
     def entry(self, key: str) -> LedgerEntry | None:
@@ -1407,7 +1217,7 @@ class Publisher:
         path = f"/v1/{self.customer_id}/publishing/posts"
         for attempt in range(1, _CREATE_ATTEMPTS + 1):
             try:
-                answer = self.uploader.create_once(path, post.request_body(media))
+                answer = _create_once(self.client, path, post.request_body(media))
             except UnclearAnswer as exc:
                 if self._after_unclear_create(post, entry, exc, attempt):
                     return

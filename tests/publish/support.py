@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,8 @@ import duckdb
 import httpx
 
 from pipelines.cli import main
+from sources.sprout.client import Pacer, RequestBudget, SproutClient, TokenProvider
+from sources.sprout.settings import load_settings
 from sprout_sandbox.server import RunningSandbox
 
 MIB = 1024 * 1024
@@ -27,6 +31,15 @@ TAG = 500001
 PART_ENDPOINT = "POST /v1/{customer_id}/media/submission/{submission_id}/part/{part}"
 CREATE_ENDPOINT = "POST /v1/{customer_id}/publishing/posts"
 HEADER = "client_key,group_id,customer_profile_ids,text,scheduled_times,media,tag_ids\n"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """How a command run in a subprocess ended, what it wrote, and its peak memory."""
+
+    returncode: int
+    output: str
+    peak_mib: float
 
 
 @dataclass
@@ -55,9 +68,9 @@ class Workspace:
         url = f"{self.sandbox.base_url}/_sandbox/publishing/posts"
         return httpx.get(url).json()["data"]
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of a query on the warehouse (dataset `sprout`)."""
-        with duckdb.connect(str(self.warehouse), read_only=True) as connection:
+    def query(self, sql: str, warehouse: Path | None = None) -> list[tuple[Any, ...]]:
+        """Rows of a query on the warehouse (dataset `sprout`), or on another DuckDB file."""
+        with duckdb.connect(str(warehouse or self.warehouse), read_only=True) as connection:
             return connection.execute(sql).fetchall()
 
     def run_cli(self, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,6 +86,54 @@ class Workspace:
             text=True,
             timeout=120,
         )
+
+    def run_measured(self, *args: str, warehouse: Path) -> Measured:
+        """`python -m pipelines publish ...` into ``warehouse``, with its own dlt directory.
+
+        A child started from this process would count this process's memory in its peak
+        (at exec the kernel keeps the high-water mark of the image it replaces), so a small
+        interpreter starts the command and prints the command's own peak last.
+        """
+        env = {
+            **self.env,
+            "DESTINATION__DUCKDB__CREDENTIALS": str(warehouse),
+            "DLT_DATA_DIR": str(warehouse.with_suffix(".dlt")),
+        }
+        command = [sys.executable, "-m", "pipelines", "publish", *args]
+        done = subprocess.run(
+            [sys.executable, "-c", _REPORT_PEAK, *command],
+            env=env,
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        output, _, peak_kib = done.stdout.rstrip("\n").rpartition("\n")
+        return Measured(done.returncode, output + done.stderr, int(peak_kib) / 1024)
+
+
+_REPORT_PEAK = (
+    "import resource, subprocess, sys\n"
+    "status = subprocess.call(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(status)\n"
+)
+
+
+def make_client(
+    transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep
+) -> SproutClient:
+    """The client `publish` makes from the environment's settings, sending through
+    ``transport`` and waiting with ``sleep`` before retries."""
+    settings = load_settings()
+    return SproutClient(
+        settings.base_url,
+        TokenProvider(access_token=settings.access_token),
+        Pacer(settings.requests_per_minute),
+        RequestBudget(settings.monthly_request_budget, {}),
+        transport=transport,
+        sleep=sleep,
+    )
 
 
 def publish(*args: str) -> int:
