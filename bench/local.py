@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pendulum
 
-from bench.runs import ReplayTransport, Warehouse, load_answers, run_sprout
+from bench.runs import AnswerStore, ReplayTransport, Warehouse, run_sprout
 
 
 def main(argv: list[str]) -> int:
     """Replay, load and report; the arguments are as the module docstring says."""
     logging.basicConfig(level=logging.WARNING)
     answers_file, folder, start, end = argv
-    transport = ReplayTransport(load_answers(Path(answers_file)))
+    transport = ReplayTransport(AnswerStore(Path(answers_file)))
     warehouse = Warehouse(Path(folder), "http://127.0.0.1:9")
     summary, seconds = run_sprout(
         warehouse, pendulum.Date.fromisoformat(start), pendulum.Date.fromisoformat(end), transport

@@ -24,7 +24,7 @@ import httpx
 import pendulum
 
 from bench.minimum import minimum_requests
-from bench.runs import RecordingTransport, Warehouse, run_sprout, save_answers
+from bench.runs import AnswerStore, RecordingTransport, Warehouse, run_sprout
 from bench.sandbox_process import sandbox, sandbox_state
 from bench.windows import run_windows
 from pipelines.pipeline import source_state
@@ -37,6 +37,7 @@ RATE_SPEEDUP = 4
 the ratio of latency to request interval, which decides how many requests must be in
 flight, stays the same, and the run takes a quarter of the time."""
 RATE_REQUESTS = 150
+ANSWERS = "answers.sqlite"
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,9 @@ def measure_requests(scale: BenchScale, folder: Path) -> dict[str, Any]:
     end = pendulum.Date(CLOCK.year, CLOCK.month, CLOCK.day)
     with sandbox(scale.sandbox()) as base_url:
         warehouse = Warehouse(folder / "requests", base_url)
-        recorder = RecordingTransport(keep_answers=True)
-        backfill = _efficiency(warehouse, scale.first_day, end, recorder)
-        assert recorder.answers is not None
-        save_answers(recorder.answers, folder / "answers.pickle")
+        store = AnswerStore(folder / ANSWERS)
+        backfill = _efficiency(warehouse, scale.first_day, end, RecordingTransport(store))
+        store.close()
         marts = measure_marts(warehouse)
         httpx.post(f"{base_url}/_sandbox/clock", json={"advance": "P1D"}).raise_for_status()
         incremental = _efficiency(warehouse, scale.first_day, end.add(days=1), RecordingTransport())
@@ -209,7 +209,7 @@ def measure_local(scale: BenchScale, folder: Path) -> dict[str, Any]:
     end = pendulum.Date(CLOCK.year, CLOCK.month, CLOCK.day)
     target = folder / "local"
     command = [
-        sys.executable, "-m", "bench.local", str(folder / "answers.pickle"), str(target),
+        sys.executable, "-m", "bench.local", str(folder / ANSWERS), str(target),
         scale.first_day.isoformat(), end.isoformat(),
     ]  # fmt: skip
     done = subprocess.run(command, check=True, capture_output=True, text=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import pickle
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -23,21 +24,56 @@ from pipelines.run import Summary, run_pipeline, select_resources
 from sources.sprout import load_settings, make_client
 
 DATASET = "sprout"
-_Key = tuple[str, str, bytes]
+
+
+class AnswerStore:
+    """Recorded answers by request, in an SQLite file: a year's backfill holds gigabytes
+    of answers, which the replay must not keep in memory (its peak is measured)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute(
+            "create table if not exists answers (request text primary key, status int, body blob)"
+        )
+        self._lock = threading.Lock()
+
+    def put(self, request: httpx.Request, status: int, content: bytes) -> None:
+        """Keep the answer to `request`."""
+        with self._lock:
+            self._db.execute(
+                "insert or replace into answers values (?, ?, ?)", (_key(request), status, content)
+            )
+
+    def get(self, request: httpx.Request) -> tuple[int, bytes]:
+        """The answer recorded for `request`; a KeyError names a request never recorded."""
+        with self._lock:
+            found = self._db.execute(
+                "select status, body from answers where request = ?", (_key(request),)
+            ).fetchone()
+        if found is None:
+            raise KeyError(f"{request.method} {request.url.path}: not in the recording")
+        return int(found[0]), bytes(found[1])
+
+    def close(self) -> None:
+        """Write everything to the file and close it."""
+        with self._lock:
+            self._db.commit()
+            self._db.close()
 
 
 class RecordingTransport(httpx.BaseTransport):
     """Sends through the network and notes when each request started.
 
-    With `keep_answers`, also keeps every answer by request, for :class:`ReplayTransport`.
+    With a `store`, also keeps every answer there, for :class:`ReplayTransport`.
     """
 
-    def __init__(self, keep_answers: bool = False) -> None:
+    def __init__(self, store: AnswerStore | None = None) -> None:
         self._inner = httpx.HTTPTransport()
         self._lock = threading.Lock()
         self.starts: list[float] = []
         self.paths: list[str] = []
-        self.answers: dict[_Key, tuple[int, bytes]] | None = {} if keep_answers else None
+        self.store = store
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send the request, noting its start (and its answer, if kept)."""
@@ -45,11 +81,10 @@ class RecordingTransport(httpx.BaseTransport):
             self.starts.append(time.monotonic())
             self.paths.append(request.url.path)
         response = self._inner.handle_request(request)
-        if self.answers is None:
+        if self.store is None:
             return response
         content = response.read()
-        with self._lock:
-            self.answers[_key(request)] = (response.status_code, content)
+        self.store.put(request, response.status_code, content)
         return httpx.Response(response.status_code, headers=response.headers, content=content)
 
     def close(self) -> None:
@@ -60,31 +95,21 @@ class RecordingTransport(httpx.BaseTransport):
 class ReplayTransport(httpx.BaseTransport):
     """Answers each request with the recorded answer to the same request, no network."""
 
-    def __init__(self, answers: dict[_Key, tuple[int, bytes]]) -> None:
-        self._answers = answers
+    def __init__(self, store: AnswerStore) -> None:
+        self._store = store
         self.count = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """The recorded answer; a KeyError names a request the recording never saw."""
-        status, content = self._answers[_key(request)]
+        status, content = self._store.get(request)
         self.count += 1
         headers = {"content-type": "application/json"}
         return httpx.Response(status, headers=headers, content=content)
 
 
-def _key(request: httpx.Request) -> _Key:
-    return (request.method, request.url.raw_path.decode(), request.content)
-
-
-def save_answers(answers: dict[_Key, tuple[int, bytes]], path: Path) -> None:
-    """Keep recorded answers in a file for a replay in another process."""
-    path.write_bytes(pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def load_answers(path: Path) -> dict[_Key, tuple[int, bytes]]:
-    """Answers saved by :func:`save_answers`."""
-    answers: dict[_Key, tuple[int, bytes]] = pickle.loads(path.read_bytes())
-    return answers
+def _key(request: httpx.Request) -> str:
+    digest = hashlib.sha256(request.content).hexdigest()
+    return f"{request.method} {request.url.raw_path.decode()} {digest}"
 
 
 @dataclass

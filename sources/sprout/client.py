@@ -36,6 +36,7 @@ from sources.sprout.redact import redact
 __all__ = [
     "ANALYTICS_RESULT_CAP",
     "BudgetExceeded",
+    "OverCap",
     "Pacer",
     "QuotaExhausted",
     "RequestBudget",
@@ -123,6 +124,10 @@ def _rebuild_error(
     kind: type[SproutApiError], arguments: tuple[Any, ...], hint: str, filters: list[str]
 ) -> SproutApiError:
     return kind(*arguments, hint=hint, filters=filters)
+
+
+class OverCap(Exception):  # noqa: N818 (a signal, not an error)
+    """A posts query matches more results than numbered pages reach (the 10,000 cap)."""
 
 
 class ScopeTooLarge(SproutApiError):  # noqa: N818 (name agreed with the source)
@@ -418,13 +423,18 @@ class SproutClient:
             request = {**request, "page_cursor": cursor}
 
     def guid_walk(
-        self, path: str, body: dict[str, Any], limit: int = 100
+        self, path: str, body: dict[str, Any], limit: int = 100, *, stop_over_cap: bool = False
     ) -> Iterator[list[dict[str, Any]]]:
         """Walk ``analytics/posts`` past the 10,000-result cap by ascending ``guid``.
 
         Each request sorts by ``guid:asc`` and adds ``guid.gt(<last guid seen>)`` to the
         body's filters; a ``guid.gt(...)`` already there is where the walk starts. The
         walk ends with an empty or short page.
+
+        Raises:
+            OverCap: with ``stop_over_cap``, when the first page shows the query reaches
+                the cap: the caller splits it into queries that can be read side by side,
+                where the walk would go one page at a time.
         """
         request = _walk_request(body, limit)
         filters = [f for f in request.get("filters", []) if not f.startswith("guid.gt(")]
@@ -433,9 +443,11 @@ class SproutClient:
             walk_filters = filters if after is None else [f"guid.gt({after})", *filters]
             answer = self.post(path, {**request, "filters": walk_filters})
             data = _data(answer, path)
+            total = _paging(answer).get("total_pages") if page == 1 else None
+            if stop_over_cap and isinstance(total, int) and total * limit >= ANALYTICS_RESULT_CAP:
+                raise OverCap(f"{path}: {total} pages of {limit} reach the cap")
             if data:
                 yield data
-            total = _paging(answer).get("total_pages") if page == 1 else None
             if isinstance(total, int) and total * limit < ANALYTICS_RESULT_CAP:
                 # Under the cap, numbered pages of the same query cost the same requests
                 # (one fewer when the last page is full) and can be in flight at once.

@@ -49,7 +49,7 @@ class FakeClient:
     pages = cursor_pages = _page
 
     def guid_walk(
-        self, path: str, body: dict[str, Any], limit: int = 100
+        self, path: str, body: dict[str, Any], limit: int = 100, *, stop_over_cap: bool = False
     ) -> Iterator[list[dict[str, Any]]]:
         return self._page(path, {**body, "sort": ["guid:asc"], "limit": limit})
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from sources.sprout.client import (
+    OverCap,
     Pacer,
     QuotaExhausted,
     RequestBudget,
@@ -508,6 +509,25 @@ def test_guid_walk_loads_past_the_10000_cap(caplog: pytest.LogCaptureFixture) ->
     }
     assert api.bodies[1]["filters"] == ["guid.gt(g000100)", *FILTERS]
     assert api.bodies[-1]["filters"] == ["guid.gt(g010200)", *FILTERS]
+
+
+@pytest.mark.parametrize(
+    ("posts", "requests"), [(10_000, 1), (9_900, 99)], ids=["at-the-cap", "under-the-cap"]
+)
+def test_guid_walk_asked_to_stop_over_the_cap_stops_after_its_first_page(
+    posts: int, requests: int
+) -> None:
+    api = PagedPosts(posts)
+    client = make_client(api)
+    body = {"filters": FILTERS, "limit": 100}
+
+    if posts >= 10_000:
+        with pytest.raises(OverCap):
+            list(client.guid_walk(POSTS, body, stop_over_cap=True))
+    else:
+        assert _guids(list(client.guid_walk(POSTS, body, stop_over_cap=True))) == api.guids
+
+    assert len(api.bodies) == requests
 
 
 def test_guid_walk_resumes_from_a_guid_filter_in_the_body() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import sources.sprout as sprout
 from pipelines.run import chunk_ends, select_resources
-from sources.sprout.client import BudgetExceeded, ScopeTooLarge, SproutApiError
+from sources.sprout.client import BudgetExceeded, OverCap, ScopeTooLarge, SproutApiError
 from tests.sources.conftest import make_run
 
 
@@ -189,6 +189,33 @@ def test_topic_metrics_keep_the_day_lower_the_sentiment_and_make_counts_integers
 def test_topic_availability_becomes_a_utc_timestamp(availability: Any) -> None:
     row = sprout._topic_row({"id": "1", "availability_time": availability})
     assert row["availability_time"] == pendulum.datetime(2020, 9, 23, 21, 10, 54, 244_000)
+
+
+def test_posts_over_the_cap_are_read_as_three_parts_of_the_window() -> None:
+    whole = "created_time.in(2026-02-01T00:00:00...2026-02-04T00:00:00)"
+
+    def answer(method: str, path: str, body: dict[str, Any] | None) -> Any:
+        assert body is not None
+        window = body["filters"][1]
+        if window == whole:
+            return OverCap("100 pages of 100 reach the cap")
+        return {"data": [{"guid": window, "created_time": "2026-02-01T00:00:00Z"}]}
+
+    run, client = make_run(answer)
+    query = sprout._TimeQuery(
+        100, (11, 12), pendulum.datetime(2026, 2, 1), pendulum.datetime(2026, 2, 4)
+    )
+
+    rows = [row for page in sprout._post_pages(run, query) for row in page]
+
+    windows = [body["filters"][1] for _, _, body in client.sent]  # type: ignore[index]
+    parts = [
+        "created_time.in(2026-02-01T00:00:00...2026-02-02T00:00:00)",
+        "created_time.in(2026-02-02T00:00:00...2026-02-03T00:00:00)",
+        "created_time.in(2026-02-03T00:00:00...2026-02-04T00:00:00)",
+    ]
+    assert windows == [whole, *parts]
+    assert [row["guid"] for row in rows] == parts
 
 
 def test_posts_lift_metrics_and_tag_ids(nothing: Any) -> None:
