@@ -497,7 +497,10 @@ def _profile_queries(run: Run, start: pendulum.Date) -> Iterator[_ProfileQuery]:
             for batch in _chunks(part, settings.PROFILE_BATCH_SIZE):
                 types = {p: networks[p] for p in batch}
                 metrics = _union_of_metrics(run, sorted(set(types.values())))
-                for first, last in _date_windows(since, end, settings.PROFILE_WINDOW_MAX_DAYS):
+                days = min(
+                    settings.PROFILE_WINDOW_MAX_DAYS, settings.PROFILE_QUERY_MAX_ROWS // len(batch)
+                )
+                for first, last in _date_windows(since, end, days):
                     yield _ProfileQuery(account.customer_id, batch, metrics, first, last, types)
 
 

@@ -31,6 +31,10 @@ DEFAULT_START_DAYS_AGO = 90
 PROFILE_BATCH_SIZE = 100
 PROFILE_WINDOW_MAX_DAYS = 365
 PROFILE_METRICS_PAGE_SIZE = 1000
+PROFILE_QUERY_MAX_ROWS = 9_000
+"""Rows (profiles x days) asked of one analytics/profiles query: a page below the API's
+10,000-result cap, past which the rest of the answer is cut off. 100 profiles are read
+90 days at a time."""
 
 # analytics/posts: 100 profiles per request; the page size is undocumented and assumed
 # to be capped at 100 like every other endpoint; a query serves at most 10,000 results.

@@ -82,6 +82,27 @@ def test_a_request_too_large_to_answer_is_split_by_profiles_then_by_days() -> No
     ]
 
 
+def test_a_profile_query_of_100_profiles_stays_under_the_result_cap(nothing: Any) -> None:
+    run, _ = make_run(nothing, end="2026-12-31")
+    account = run.accounts[0]
+    account._cache[""] = [
+        {"customer_profile_id": n, "network_type": "twitter", "groups": [7], "customer_id": 100}
+        for n in range(1, 151)
+    ]
+
+    queries = list(sprout._profile_queries(run, pendulum.Date(2026, 1, 1)))
+
+    first_batch = [(q.start, q.end) for q in queries if len(q.profile_ids) == 100]
+    # 9,000 rows a query: 90 days of 100 profiles; the other 50 profiles take 180 days.
+    assert first_batch[:2] == [
+        (pendulum.Date(2026, 1, 1), pendulum.Date(2026, 3, 31)),
+        (pendulum.Date(2026, 4, 1), pendulum.Date(2026, 6, 29)),
+    ]
+    assert len(first_batch) == 5
+    assert all(len(q.profile_ids) * ((q.end - q.start).days + 1) <= 9_000 for q in queries)
+    assert len([q for q in queries if len(q.profile_ids) == 50]) == 3
+
+
 def test_profiles_of_every_network_share_a_batch_with_all_their_metrics(nothing: Any) -> None:
     run, _ = make_run(nothing)
     queries = list(sprout._profile_queries(run, pendulum.Date(2025, 1, 1)))
