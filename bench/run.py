@@ -10,6 +10,7 @@ import argparse
 import itertools
 import json
 import logging
+import math
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,8 @@ from bench.runs import AnswerStore, RecordingTransport, Warehouse, run_sprout
 from bench.sandbox_process import sandbox, sandbox_state
 from bench.windows import run_windows
 from pipelines.pipeline import source_state
-from sources.sprout import cursor_positions, load_settings
+from sources.sprout import cursor_positions, load_settings, settings
+from sources.sprout.client import ANALYTICS_RESULT_CAP as RESULT_CAP
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CLOCK = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -195,9 +197,15 @@ def measure_rate(scale: BenchScale, folder: Path) -> dict[str, Any]:
 
 
 def _rate_days(scale: BenchScale) -> int:
-    """Days of posts, messages and topic messages that take about `RATE_REQUESTS` requests."""
+    """Days of posts, messages and topic messages that take about `RATE_REQUESTS` requests,
+    or enough days for the posts query to pass the 10,000-result cap when the scale
+    has them: that query is read in parts side by side, the way a large account's is."""
     per_day = scale.profiles * scale.posts_per_day / 100 + scale.topics * 40 / 100 + 1
-    return max(1, min(scale.days, int(RATE_REQUESTS / per_day)))
+    past_cap = math.ceil(
+        (RESULT_CAP + settings.POSTS_PAGE_SIZE) / (scale.profiles * scale.posts_per_day)
+    )
+    days = max(int(RATE_REQUESTS / per_day), past_cap if past_cap <= scale.days else 0)
+    return max(1, min(scale.days, days))
 
 
 # 3: local cost ------------------------------------------------------------------------
