@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import httpx
+import orjson
 import pendulum
 
 from sources.sprout.auth import TokenError, TokenProvider
@@ -604,7 +605,8 @@ class SproutClient:
         if response.status_code == 204 or (attempts.allow_empty and not response.content):
             return None
         try:
-            return response.json()
+            # orjson: a year of posts is gigabytes of JSON, parsed in half the time.
+            return orjson.loads(response.content)
         except ValueError:
             # A truncated body or a proxy's HTML error page under a 200.
             reason = "the answer is not valid JSON (truncated, or an HTML error page)"
