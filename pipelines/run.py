@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
 import fcntl
 import importlib
@@ -273,16 +274,38 @@ def _discover(client: Any, config: SproutSettings) -> list[Account]:
         raise UserError(str(exc)) from None
 
 
-def _load(pipeline: SupportsPipeline, run: Run, resources: list[str]) -> dict[str, int]:
+def _load(pipeline: Any, run: Run, resources: list[str]) -> dict[str, int]:
+    """Extract, normalize and load one chunk, as dlt's `run` does, handing the memory
+    each step freed back to the system before the next one takes its own."""
     source = sprout_source(run=run).with_resources(*resources)
     try:
         _load_pending(pipeline)
-        pipeline.run(source, loader_file_format=_file_format(pipeline))
+        pipeline.extract(source, loader_file_format=_file_format(pipeline))
+        _release_freed_memory()
+        normalized = pipeline.normalize()
+        _release_freed_memory()
+        pipeline.load()
     except Exception as exc:
         raise UserError(_root_cause(exc)) from exc
-    trace = getattr(pipeline, "last_trace", None)
-    normalized = getattr(trace, "last_normalize_info", None)
+    finally:
+        _release_freed_memory()
     return dict(getattr(normalized, "row_counts", {}) or {})
+
+
+def _release_freed_memory() -> None:
+    """Return the heap pages that Python freed to the system (glibc only).
+
+    Pages freed by one step stay with the process otherwise: a default-scale chunk's
+    extraction leaves ~400 MiB resident that DuckDB's load then adds to.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        _LIBC.malloc_trim(0)
+
+
+try:
+    _LIBC: Any = ctypes.CDLL("libc.so.6")
+except OSError:
+    _LIBC = None
 
 
 def _load_pending(pipeline: SupportsPipeline) -> None:
