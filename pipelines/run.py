@@ -249,9 +249,15 @@ def _run_chunks(
                     chunk, lookback_days=dict.fromkeys(config.lookback_days, 0)
                 )
             logger.info("chunk %d of %d: up to %s", number, len(ends), end)
-            run = Run(chunk, client, accounts, dropped_metrics=dropped, request_counts=counts)
-            run.first_chunk = number == 1
-            run.run_end_date = config.end_date
+            run = Run(
+                chunk,
+                client,
+                accounts,
+                dropped_metrics=dropped,
+                request_counts=counts,
+                first_chunk=number == 1,
+                run_end_date=config.end_date,
+            )
             if number == len(ends):
                 # Drafts do not depend on the time window: refresh them once, at the end.
                 run.publishing_post_ids = recorded_publishing_post_ids(pipeline)
@@ -298,14 +304,19 @@ def _release_freed_memory() -> None:
     Pages freed by one step stay with the process otherwise: a default-scale chunk's
     extraction leaves ~400 MiB resident that DuckDB's load then adds to.
     """
-    with contextlib.suppress(OSError, AttributeError):
+    if _LIBC is not None:
         _LIBC.malloc_trim(0)
 
 
-try:
-    _LIBC: Any = ctypes.CDLL("libc.so.6")
-except OSError:
-    _LIBC = None
+def _glibc() -> Any:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _glibc()
 
 
 def _load_pending(pipeline: SupportsPipeline) -> None:

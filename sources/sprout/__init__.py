@@ -93,7 +93,6 @@ ACCOUNTS_STATE_KEY = "accounts"
 
 _STOPPING = (BudgetExceeded, QuotaExhausted)
 _Q = TypeVar("_Q")
-_P = TypeVar("_P")
 _S = TypeVar("_S", pendulum.Date, pendulum.DateTime)
 
 
@@ -657,14 +656,16 @@ def posts(
     """
     run.remember_requests()
     start = _utc(created_time.start_value) or run.config.start_at
+    yield from _guarded(run, _post_stream(run, start), created_time)
 
-    def read() -> Iterator[list[dict[str, Any]]]:
-        planned = _post_queries(run, start)
-        logger.info("posts from %s: %d queries", _iso(start), len(planned))
-        openers = [functools.partial(_post_pages, run, query) for query in planned]
-        return interleave(openers, run.config.max_in_flight)
 
-    yield from _guarded(run, _later(read), created_time)
+def _post_stream(run: Run, start: pendulum.DateTime) -> Iterator[list[dict[str, Any]]]:
+    """Pages of every posts query, queries side by side; a generator, so that nothing
+    (not even the profiles the queries need) is requested before `_guarded` iterates."""
+    planned = _post_queries(run, start)
+    logger.info("posts from %s: %d queries", _iso(start), len(planned))
+    openers = [functools.partial(_post_pages, run, query) for query in planned]
+    yield from interleave(openers, run.config.max_in_flight)
 
 
 def _post_queries(run: Run, start: pendulum.DateTime) -> list[_TimeQuery]:
@@ -1275,11 +1276,6 @@ def _with_known_metrics(
             run.dropped_metrics.add(metric)
             continue
         return itertools.chain([] if first is None else [first], pages)
-
-
-def _later(read: Callable[[], Iterator[_P]]) -> Iterator[_P]:
-    """`read()`, started only when iterated: no request before `_guarded` takes over."""
-    yield from read()
 
 
 def _rejected_metric(message: str, requested: Sequence[str]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -16,7 +16,9 @@ class _Done:
     """Marks the end of one stream in the shared queue."""
 
 
-class _Failed(Generic[T]):
+class _Failed:
+    """Carries a stream's error to the reading thread."""
+
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
