@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import dlt
 import httpx
@@ -46,6 +46,9 @@ from sources.sprout.client import (
 from sources.sprout.publishing import publishing_posts
 from sources.sprout.settings import SproutSettings, load_settings
 from sources.sprout.streams import interleave
+
+if TYPE_CHECKING:  # pyarrow costs 60 MiB; `sprout-elt publish` never needs it
+    import pyarrow as pa
 
 __all__ = [
     "CURSORS",
@@ -94,6 +97,7 @@ ACCOUNTS_STATE_KEY = "accounts"
 _STOPPING = (BudgetExceeded, QuotaExhausted)
 _Q = TypeVar("_Q")
 _S = TypeVar("_S", pendulum.Date, pendulum.DateTime)
+_Batch = TypeVar("_Batch", list[dict[str, Any]], "pa.Table")
 
 
 # Accounts: what the token can see ----------------------------------------------------
@@ -301,15 +305,25 @@ def sprout_source(
     # The streams below are extracted side by side (dlt runs each in a worker thread), so
     # one stream's tail of sequential cursor pages overlaps the next stream's first
     # requests and the shared pacer never waits for a stream to finish.
-    yield posts(run, created_time=_time_cursor(run, "created_time", "posts")).parallelize()
+    # Posts and listening messages are most of the rows: they arrive as Arrow tables
+    # and are split into their nested tables here, so dlt need not normalize them.
+    from sources.sprout.tables import NestedTables
+
+    yield (
+        posts(run, created_time=_time_cursor(run, "created_time", "posts"))
+        .add_step(NestedTables("posts", ["guid"]))
+        .parallelize()
+    )
     yield messages(run, created_time=_time_cursor(run, "created_time", "messages")).parallelize()
     yield message_actions(run).parallelize()
     yield cases(
         run, latest_activity_time=_time_cursor(run, "latest_activity_time", "cases")
     ).parallelize()
-    yield topic_messages(
-        run, created_time=_time_cursor(run, "created_time", "topic_messages")
-    ).parallelize()
+    yield (
+        topic_messages(run, created_time=_time_cursor(run, "created_time", "topic_messages"))
+        .add_step(NestedTables("topic_messages", ["topic_id", "guid"]))
+        .parallelize()
+    )
     yield topic_metrics_daily(run, metric_date=_date_cursor(run, "topic_metrics")).parallelize()
     yield publishing_posts(run.client, run.publishing_post_ids)
 
@@ -639,13 +653,13 @@ class _TimeQuery:
         return replace(self, end=middle_time), replace(self, start=middle_time)
 
 
-@dlt.resource(primary_key="guid", write_disposition="merge")
+@dlt.resource(primary_key="guid", write_disposition="merge", columns={"_dlt_id": settings.ROW_KEY})
 def posts(
     run: Run,
     created_time: Incremental[Any] = dlt.sources.incremental(  # noqa: B008
         "created_time", lag=settings.POSTS_LOOKBACK_DAYS * 86_400
     ),
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[pa.Table]:
     """Sent posts with every field and every `lifetime.*` metric of their network.
 
     Merges on `guid`: lifetime metrics keep growing, so each run re-reads the posts of the
@@ -656,10 +670,13 @@ def posts(
     """
     run.remember_requests()
     start = _utc(created_time.start_value) or run.config.start_at
-    yield from _guarded(run, _post_stream(run, start), created_time)
+    from sources.sprout.tables import batched
+
+    pages = _post_stream(run, start)
+    yield from _guarded(run, batched(pages, settings.TABLE_BATCH_ROWS), created_time)
 
 
-def _post_stream(run: Run, start: pendulum.DateTime) -> Iterator[list[dict[str, Any]]]:
+def _post_stream(run: Run, start: pendulum.DateTime) -> Iterator[pa.Table]:
     """Pages of every posts query, queries side by side; a generator, so that nothing
     (not even the profiles the queries need) is requested before `_guarded` iterates."""
     planned = _post_queries(run, start)
@@ -707,10 +724,8 @@ def _posts_body(run: Run, query: _TimeQuery, metrics: list[str]) -> dict[str, An
     }
 
 
-def _post_pages(
-    run: Run, query: _TimeQuery, split_over_cap: bool = True
-) -> Iterator[list[dict[str, Any]]]:
-    """Pages of post rows of one query; its first page decides how it is read."""
+def _post_pages(run: Run, query: _TimeQuery, split_over_cap: bool = True) -> Iterator[pa.Table]:
+    """Pages of post rows of one query as tables; its first page decides how it is read."""
     account = next(a for a in run.accounts if a.customer_id == query.customer_id)
     metrics = _post_metric_keys(run, account)
     path = _path(query.customer_id, "analytics/posts")
@@ -739,8 +754,10 @@ def _post_pages(
         for half in halves:
             yield from _post_pages(run, half, split_over_cap)
         return
+    from sources.sprout.tables import page_table
+
     for page in pages:
-        yield [_post_row(run, query.customer_id, row) for row in page]
+        yield page_table([_post_row(run, query.customer_id, row) for row in page])
 
 
 def _post_row(run: Run, customer_id: int, post: dict[str, Any]) -> dict[str, Any]:
@@ -943,13 +960,17 @@ def _case_row(customer_id: int, case: dict[str, Any]) -> dict[str, Any]:
 # Listening ---------------------------------------------------------------------------
 
 
-@dlt.resource(primary_key=("topic_id", "guid"), write_disposition="merge")
+@dlt.resource(
+    primary_key=("topic_id", "guid"),
+    write_disposition="merge",
+    columns={"_dlt_id": settings.ROW_KEY},
+)
 def topic_messages(
     run: Run,
     created_time: Incremental[Any] = dlt.sources.incremental(  # noqa: B008
         "created_time", lag=settings.TOPIC_MESSAGES_LOOKBACK_DAYS * 86_400
     ),
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[pa.Table]:
     """Messages of every listening topic, with every documented field requested by name.
 
     Merges on topic and `guid`, since the lookback window re-reads late arrivals.
@@ -962,7 +983,10 @@ def topic_messages(
         lambda: _topic_message_queries(run, start),
         lambda q: _read_topic_messages(run, *q),
     )
-    yield from _guarded(run, read, created_time)
+    from sources.sprout.tables import batched, page_table
+
+    pages = (page_table(rows) for rows in read)
+    yield from _guarded(run, batched(pages, settings.TABLE_BATCH_ROWS), created_time)
 
 
 def _topic_message_queries(
@@ -1226,8 +1250,8 @@ def _in_flight(
 
 
 def _guarded(
-    run: Run, batches: Iterable[list[dict[str, Any]]], cursor: Incremental[Any] | None
-) -> Iterator[list[dict[str, Any]]]:
+    run: Run, batches: Iterable[_Batch], cursor: Incremental[Any] | None
+) -> Iterator[_Batch]:
     """Yield batches until the budget or quota runs out, then stop the run cleanly.
 
     What was read is kept (every table merges on its keys), but the cursor goes back to

@@ -65,6 +65,14 @@ TOPIC_MESSAGES_LOOKBACK_DAYS = 1
 TOPIC_METRICS_LOOKBACK_DAYS = 7
 """Listening counts of recent days keep filling in as late messages are collected."""
 
+ROW_KEY: dict[str, Any] = {"data_type": "text", "nullable": False, "unique": True, "row_key": True}
+"""Hints of `_dlt_id` in the tables written as Arrow: merges find a row's nested rows
+through it."""
+
+TABLE_BATCH_ROWS = 5_000
+"""Posts and listening messages are handed to dlt as Arrow tables of at least this many
+rows: dlt's cost per item extracted is a few milliseconds, whatever the item's size."""
+
 POSTS_PARTS_OVER_CAP = 3
 """A posts query past the 10,000-result cap is read as this many time parts side by side:
 two sequential guid walks already exceed 60 a minute at 0.5-2 s a request."""

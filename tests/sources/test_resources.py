@@ -227,7 +227,7 @@ def test_posts_over_the_cap_are_read_as_three_parts_of_the_window() -> None:
         100, (11, 12), pendulum.datetime(2026, 2, 1), pendulum.datetime(2026, 2, 4)
     )
 
-    rows = [row for page in sprout._post_pages(run, query) for row in page]
+    rows = [row for page in sprout._post_pages(run, query) for row in page.to_pylist()]
 
     windows = [body["filters"][1] for _, _, body in client.sent]  # type: ignore[index]
     parts = [
@@ -235,8 +235,10 @@ def test_posts_over_the_cap_are_read_as_three_parts_of_the_window() -> None:
         "created_time.in(2026-02-02T00:00:00...2026-02-03T00:00:00)",
         "created_time.in(2026-02-03T00:00:00...2026-02-04T00:00:00)",
     ]
-    assert windows == [whole, *parts]
-    assert [row["guid"] for row in rows] == parts
+    # The parts are read side by side, so they are asked for and answered in any order.
+    assert windows[0] == whole
+    assert sorted(windows[1:]) == parts
+    assert sorted(row["guid"] for row in rows) == parts
 
 
 def test_posts_lift_metrics_and_tag_ids(nothing: Any) -> None:
