@@ -62,15 +62,22 @@ def make_pipeline(
     )
 
 
-def _destination(destination: str, dataset: str) -> Any:
+def local_duckdb_file(destination: str) -> Path | None:
+    """The DuckDB file `destination` writes, or None when it is not a local DuckDB file."""
     if destination != "duckdb":
-        return destination
+        return None
     location: Any = dlt.config.get("destination.duckdb.credentials")
     if location is None:
         location = DEFAULT_DUCKDB_FILE
     if not isinstance(location, str) or location.startswith(("md:", "motherduck:")):
+        return None
+    return Path(location.removeprefix("duckdb:///")).resolve()
+
+
+def _destination(destination: str, dataset: str) -> Any:
+    path = local_duckdb_file(destination)
+    if path is None:
         return destination
-    path = Path(location.removeprefix("duckdb:///")).resolve()
     if path.stem != dataset:
         credentials = DuckDbCredentials(str(path))
         credentials.global_config = dict(DUCKDB_SETTINGS)

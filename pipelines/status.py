@@ -17,6 +17,7 @@ from dlt.common.pipeline import SupportsPipeline
 from pipelines.errors import UserError
 from pipelines.pipeline import (
     add_destination_arguments,
+    local_duckdb_file,
     make_pipeline,
     request_counts,
     source_state,
@@ -42,6 +43,11 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Print the status of the pipeline for a destination and dataset."""
+    database = local_duckdb_file(args.destination)
+    if database is not None and not database.exists():
+        # Opening the pipeline would create an empty file where the user expects none.
+        sys.stdout.write(f"no warehouse at {database} yet (run `sprout-elt run`)\n")
+        return 0
     pipeline = make_pipeline(args.destination, args.dataset)
     write_status(pipeline, sys.stdout)
     return 0

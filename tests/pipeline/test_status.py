@@ -11,7 +11,8 @@ from tests.pipeline.conftest import Harness
 def test_status_shows_loads_rows_cursors_and_requests_this_month(harness: Harness) -> None:
     before = harness.cli("status")
     assert before.status == 0, before.stderr
-    assert "last loads: none yet" in before.stdout
+    assert before.stdout == f"no warehouse at {harness.database} yet (run `sprout-elt run`)\n"
+    assert not harness.database.exists()
     assert harness.run().status == 0
     made = harness.requests_made()
     status = harness.cli("status")
