@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -210,6 +211,30 @@ def test_topic_metrics_keep_the_day_lower_the_sentiment_and_make_counts_integers
 def test_topic_availability_becomes_a_utc_timestamp(availability: Any) -> None:
     row = sprout._topic_row({"id": "1", "availability_time": availability})
     assert row["availability_time"] == pendulum.datetime(2020, 9, 23, 21, 10, 54, 244_000)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-02-01T03:04:05Z",
+        "2026-02-01T03:04:05.123+02:00",
+        "2026-02-01T03:04:05",
+        "2026-02-01",
+        "20260201T030405Z",
+        1769915045000,
+        pendulum.datetime(2026, 2, 1, 3, 4, 5, tz="Europe/Berlin"),
+        None,
+    ],
+)
+def test_row_times_are_the_same_instants_as_the_general_conversion(value: Any) -> None:
+    fast, general = sprout._row_time(value), sprout._utc(value)
+    assert fast == general
+    assert fast is None or fast.utcoffset() == timedelta(0)
+
+
+def test_a_row_time_that_is_no_time_is_an_error() -> None:
+    with pytest.raises(ValueError, match="soon"):
+        sprout._row_time("soon")
 
 
 def test_posts_over_the_cap_are_read_as_three_parts_of_the_window() -> None:
