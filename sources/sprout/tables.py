@@ -54,8 +54,9 @@ def page_table(records: Sequence[dict[str, Any]]) -> pa.Table:
     """One page of records as a table with a column for every key of any record.
 
     Nested objects stay struct columns and lists stay list columns until
-    :func:`split_nested`. A column whose values do not share one type (a number in
-    one record, text in another) is kept as text, each value as its JSON.
+    :func:`split_nested`. A field whose values do not share one type (a number in
+    one record, text in another) is kept as text, each value as its JSON; the objects
+    and lists around it keep their shape.
     """
     names = dict.fromkeys(key for record in records for key in record)
     columns = {name: _array([record.get(name) for record in records]) for name in names}
@@ -96,13 +97,28 @@ def _joined(tables: list[pa.Table]) -> Iterator[pa.Table]:
 
 
 def _array(values: list[Any]) -> pa.Array:
+    """The values as one array; where they disagree in type, only the disagreeing part
+    becomes JSON text: objects and lists keep their shape around it."""
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array(
-            [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values],
-            pa.string(),
-        )
+        pass
+    present = [v for v in values if v is not None]
+    missing = pa.array([v is None for v in values], pa.bool_())
+    if present and all(isinstance(v, dict) for v in present):
+        keys = list(dict.fromkeys(key for v in present for key in v))
+        fields = [_array([None if v is None else v.get(key) for v in values]) for key in keys]
+        return pa.StructArray.from_arrays(fields, names=keys, mask=missing)
+    if present and all(isinstance(v, list) for v in present):
+        offsets = [0]
+        for v in values:
+            offsets.append(offsets[-1] + len(v or ()))
+        items = _array([item for v in present for item in v])
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), items, mask=missing)
+    return pa.array(
+        [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values],
+        pa.string(),
+    )
 
 
 class NestedTables(YieldMapItem):

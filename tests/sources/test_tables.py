@@ -443,6 +443,31 @@ def _numbered(first: int, rows: int) -> pa.Table:
     return pa.table({"n": pa.array(range(first, first + rows), pa.int64())})
 
 
+def test_a_field_that_disagrees_in_type_keeps_the_objects_and_lists_around_it(
+    tmp_path: Path,
+) -> None:
+    # Only the disagreeing field becomes text: its object still flattens into columns
+    # and its list still becomes a nested table.
+    page = [
+        {"guid": "p1", "internal": {"sent_by": {"id": 1}, "n": 1}, "tags": [{"id": 7}]},
+        {"guid": "p2", "internal": {"sent_by": {"id": "u2"}, "n": 2}, "tags": [{"id": "x"}]},
+        {"guid": "p3"},
+    ]
+    pipeline = _pipeline(tmp_path, "mixed")
+    pipeline.run(_as_tables([page]))
+    tables = _tables(pipeline)
+    posts = {row["guid"]: row for row in tables["posts"].rows}
+    assert {g: (r["internal__sent_by__id"], r["internal__n"]) for g, r in posts.items()} == {
+        "p1": ("1", 1),
+        "p2": ("u2", 2),
+        "p3": (None, None),
+    }
+    assert tables["posts"].columns["internal__n"] == "BIGINT"
+    guids = {row["_dlt_id"]: row["guid"] for row in tables["posts"].rows}
+    tags = {(guids[row["_dlt_parent_id"]], row["id"]) for row in tables["posts__tags"].rows}
+    assert tags == {("p1", "7"), ("p2", "x")}
+
+
 def test_pages_are_joined_into_batches_of_at_least_the_given_rows() -> None:
     pages = [_numbered(0, 3), _numbered(3, 3), _numbered(6, 3), _numbered(9, 3), _numbered(12, 2)]
     batches = list(batched(pages, 5))
