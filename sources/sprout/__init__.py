@@ -302,21 +302,30 @@ def sprout_source(
     analytics = profile_analytics(run, reporting_date=_date_cursor(run, "profile_metrics"))
     yield analytics.parallelize()
     yield analytics | profile_metrics_daily
-    yield analytics | profile_metrics_buckets
+    # The big tables (metric buckets, posts, inbox and listening messages) arrive as
+    # Arrow tables and are split into their nested tables here, so that dlt need not
+    # normalize them row by row.
+    from sources.sprout.tables import NestedTables
+
+    buckets_key = ["customer_profile_id", "reporting_date", "metric", "bucket"]
+    # A copy: piping binds the transformer in place, and the step must not pile up on
+    # the module's transformer, one more for every run in the process.
+    buckets = profile_metrics_buckets.with_name("profile_metrics_buckets")
+    yield (analytics | buckets).add_step(NestedTables("profile_metrics_buckets", buckets_key))
     # The streams below are extracted side by side (dlt runs each in a worker thread), so
     # one stream's tail of sequential cursor pages overlaps the next stream's first
     # requests and the shared pacer never waits for a stream to finish.
-    # Posts and listening messages are most of the rows: they arrive as Arrow tables
-    # and are split into their nested tables here, so dlt need not normalize them.
-    from sources.sprout.tables import NestedTables
-
     yield (
         posts(run, created_time=_time_cursor(run, "created_time", "posts"))
         .add_step(NestedTables("posts", ["guid"]))
         .parallelize()
     )
-    yield messages(run, created_time=_time_cursor(run, "created_time", "messages")).parallelize()
-    yield message_actions(run).parallelize()
+    yield (
+        messages(run, created_time=_time_cursor(run, "created_time", "messages"))
+        .add_step(NestedTables("messages", ["guid"]))
+        .parallelize()
+    )
+    yield message_actions(run).add_step(NestedTables("messages", ["guid"])).parallelize()
     yield cases(
         run, latest_activity_time=_time_cursor(run, "latest_activity_time", "cases")
     ).parallelize()
@@ -595,8 +604,9 @@ def profile_metrics_daily(days: list[dict[str, Any]]) -> Iterator[list[dict[str,
     primary_key=("customer_profile_id", "reporting_date", "metric", "bucket"),
     merge_key=("customer_profile_id", "reporting_date"),
     write_disposition="merge",
+    columns={"_dlt_id": settings.ROW_KEY},
 )
-def profile_metrics_buckets(days: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def profile_metrics_buckets(days: list[dict[str, Any]]) -> Iterator[pa.Table]:
     """Object-valued metrics (`followers_by_*`, `posts_sent_by_*`), one bucket per row.
 
     Replaces every bucket of a re-read profile and day (the merge key), so a bucket that
@@ -617,7 +627,9 @@ def profile_metrics_buckets(days: list[dict[str, Any]]) -> Iterator[list[dict[st
         for bucket, value in buckets.items()
     ]
     if rows:
-        yield rows
+        from sources.sprout.tables import page_table
+
+        yield page_table(rows)
 
 
 # Posts -------------------------------------------------------------------------------
@@ -785,13 +797,13 @@ def _message_row(customer_id: int, message: dict[str, Any]) -> dict[str, Any]:
 # Inbox messages ----------------------------------------------------------------------
 
 
-@dlt.resource(primary_key="guid", write_disposition="merge")
+@dlt.resource(primary_key="guid", write_disposition="merge", columns={"_dlt_id": settings.ROW_KEY})
 def messages(
     run: Run,
     created_time: Incremental[Any] = dlt.sources.incremental(  # noqa: B008
         "created_time", lag=settings.MESSAGES_LOOKBACK_DAYS * 86_400
     ),
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[pa.Table]:
     """Inbox messages of every group, by `created_time`.
 
     Merges on `guid`: `message_actions` re-reads messages whose replies, tags or
@@ -805,13 +817,17 @@ def messages(
         lambda: _message_queries(run, start),
         lambda q: _read_messages(run, q, "created_time"),
     )
-    yield from _guarded(run, read, created_time)
+    yield from _guarded(run, _tables_of(read), created_time)
 
 
 @dlt.resource(
-    name="message_actions", table_name="messages", primary_key="guid", write_disposition="merge"
+    name="message_actions",
+    table_name="messages",
+    primary_key="guid",
+    write_disposition="merge",
+    columns={"_dlt_id": settings.ROW_KEY},
 )
-def message_actions(run: Run) -> Iterator[list[dict[str, Any]]]:
+def message_actions(run: Run) -> Iterator[pa.Table]:
     """Messages with a Sprout action (reply, tag, like, complete) since the last run.
 
     Merges on `guid` into `messages`, updating rows loaded earlier. The window is kept in
@@ -832,7 +848,7 @@ def message_actions(run: Run) -> Iterator[list[dict[str, Any]]]:
             lambda: _message_queries(run, since),
             lambda q: _read_messages(run, q, "action_last_update_time"),
         )
-        yield from _guarded(run, read, None)
+        yield from _guarded(run, _tables_of(read), None)
     if run.stopped is None:
         state["read_until"] = _iso(until)
 
@@ -892,15 +908,27 @@ def _read_messages(run: Run, query: _TimeQuery, window: str) -> list[dict[str, A
 def _inbox_row(query: _TimeQuery, message: dict[str, Any]) -> dict[str, Any]:
     row = _message_row(query.customer_id, message)
     row["group_id"] = query.group_id
-    # The time of the latest action, which the `action_last_update_time` filter tests.
-    actions = message.get("activity_metadata") or {}
-    times = [
-        _utc(action.get("action_time"))
-        for action in (actions.values() if isinstance(actions, dict) else actions)
-        if isinstance(action, dict) and action.get("action_time")
-    ]
-    row["action_last_update_time"] = max((t for t in times if t is not None), default=None)
+    # Action times as datetimes, and the latest of them, which the
+    # `action_last_update_time` filter tests.
+    actions = message.get("activity_metadata")
+    times = []
+    if isinstance(actions, dict):
+        actions = {name: _with_action_time(action) for name, action in actions.items()}
+        times = [a.get("action_time") for a in actions.values() if isinstance(a, dict)]
+        row["activity_metadata"] = actions
+    elif isinstance(actions, list):
+        actions = [_with_action_time(action) for action in actions]
+        times = [a.get("action_time") for a in actions if isinstance(a, dict)]
+        row["activity_metadata"] = actions
+    moments = (t for t in times if isinstance(t, datetime.datetime))
+    row["action_last_update_time"] = max(moments, default=None)
     return row
+
+
+def _with_action_time(action: Any) -> Any:
+    if not isinstance(action, dict) or not action.get("action_time"):
+        return action
+    return {**action, "action_time": _row_time(action["action_time"])}
 
 
 # Cases -------------------------------------------------------------------------------
@@ -984,10 +1012,7 @@ def topic_messages(
         lambda: _topic_message_queries(run, start),
         lambda q: _read_topic_messages(run, *q),
     )
-    from sources.sprout.tables import batched, page_table
-
-    pages = (page_table(rows) for rows in read)
-    yield from _guarded(run, batched(pages, settings.TABLE_BATCH_ROWS), created_time)
+    yield from _guarded(run, _tables_of(read), created_time)
 
 
 def _topic_message_queries(
@@ -1248,6 +1273,13 @@ def _in_flight(
     planned = list(queries())
     logger.info("%s: %d queries", label, len(planned))
     yield from run.client.map_in_flight(read, planned)
+
+
+def _tables_of(pages: Iterable[list[dict[str, Any]]]) -> Iterator[pa.Table]:
+    """Pages of rows as Arrow tables of at least `TABLE_BATCH_ROWS` rows."""
+    from sources.sprout.tables import batched, page_table
+
+    return batched((page_table(rows) for rows in pages), settings.TABLE_BATCH_ROWS)
 
 
 def _guarded(

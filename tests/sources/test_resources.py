@@ -232,6 +232,30 @@ def test_row_times_are_the_same_instants_as_the_general_conversion(value: Any) -
     assert fast is None or fast.utcoffset() == timedelta(0)
 
 
+FEB_1 = pendulum.datetime(2026, 2, 1)
+
+
+@pytest.mark.parametrize("shape", ["by-name", "listed"])
+def test_inbox_action_times_become_instants_and_the_latest_is_lifted(shape: str) -> None:
+    actions = {
+        "first_reply": {"action_time": "2026-02-01T10:00:00Z", "actor": 1},
+        "first_like": {"action_time": "2026-02-03T09:30:00+01:00"},
+        "first_tag": {"actor": 2},
+    }
+    metadata: Any = actions if shape == "by-name" else list(actions.values())
+    query = sprout._TimeQuery(1, (11,), FEB_1, FEB_1, group_id=5)
+    row = sprout._inbox_row(query, {"guid": "m1", "activity_metadata": metadata})
+    kept = row["activity_metadata"]
+    listed = list(kept.values()) if isinstance(kept, dict) else kept
+    assert [a.get("action_time") for a in listed] == [
+        pendulum.datetime(2026, 2, 1, 10),
+        pendulum.datetime(2026, 2, 3, 8, 30),
+        None,
+    ]
+    assert row["action_last_update_time"] == pendulum.datetime(2026, 2, 3, 8, 30)
+    assert row["group_id"] == 5
+
+
 def test_a_row_time_that_is_no_time_is_an_error() -> None:
     with pytest.raises(ValueError, match="soon"):
         sprout._row_time("soon")
