@@ -302,40 +302,33 @@ def sprout_source(
     analytics = profile_analytics(run, reporting_date=_date_cursor(run, "profile_metrics"))
     yield analytics.parallelize()
     yield analytics | profile_metrics_daily
-    # The big tables (metric buckets, posts, inbox and listening messages) arrive as
-    # Arrow tables and are split into their nested tables here, so that dlt need not
-    # normalize them row by row.
-    from sources.sprout.tables import NestedTables
-
-    buckets_key = ["customer_profile_id", "reporting_date", "metric", "bucket"]
-    # A copy: piping binds the transformer in place, and the step must not pile up on
-    # the module's transformer, one more for every run in the process.
+    # A copy: piping binds the transformer in place, and its split step must not pile
+    # up on the module's transformer, one more for every run in the process.
     buckets = profile_metrics_buckets.with_name("profile_metrics_buckets")
-    yield (analytics | buckets).add_step(NestedTables("profile_metrics_buckets", buckets_key))
+    yield _split(analytics | buckets, "customer_profile_id", "reporting_date", "metric", "bucket")
     # The streams below are extracted side by side (dlt runs each in a worker thread), so
     # one stream's tail of sequential cursor pages overlaps the next stream's first
     # requests and the shared pacer never waits for a stream to finish.
-    yield (
-        posts(run, created_time=_time_cursor(run, "created_time", "posts"))
-        .add_step(NestedTables("posts", ["guid"]))
-        .parallelize()
-    )
-    yield (
-        messages(run, created_time=_time_cursor(run, "created_time", "messages"))
-        .add_step(NestedTables("messages", ["guid"]))
-        .parallelize()
-    )
-    yield message_actions(run).add_step(NestedTables("messages", ["guid"])).parallelize()
+    created = functools.partial(_time_cursor, run, "created_time")
+    yield _split(posts(run, created_time=created("posts")), "guid").parallelize()
+    yield _split(messages(run, created_time=created("messages")), "guid").parallelize()
+    yield _split(message_actions(run), "guid").parallelize()
     yield cases(
         run, latest_activity_time=_time_cursor(run, "latest_activity_time", "cases")
     ).parallelize()
-    yield (
-        topic_messages(run, created_time=_time_cursor(run, "created_time", "topic_messages"))
-        .add_step(NestedTables("topic_messages", ["topic_id", "guid"]))
-        .parallelize()
-    )
+    topic_rows = topic_messages(run, created_time=created("topic_messages"))
+    yield _split(topic_rows, "topic_id", "guid").parallelize()
     yield topic_metrics_daily(run, metric_date=_date_cursor(run, "topic_metrics")).parallelize()
     yield publishing_posts(run.client, run.publishing_post_ids)
+
+
+def _split(resource: DltResource, *key: str) -> DltResource:
+    """The resource with its Arrow tables split into the tables dlt's normalizer would
+    make: the big tables (metric buckets, posts, inbox and listening messages) skip its
+    row-by-row work. `key` is the table's primary key."""
+    from sources.sprout.tables import NestedTables
+
+    return resource.add_step(NestedTables(str(resource.table_name), key))
 
 
 def _previous_state() -> dict[str, Any]:
@@ -911,15 +904,14 @@ def _inbox_row(query: _TimeQuery, message: dict[str, Any]) -> dict[str, Any]:
     # Action times as datetimes, and the latest of them, which the
     # `action_last_update_time` filter tests.
     actions = message.get("activity_metadata")
-    times = []
     if isinstance(actions, dict):
-        actions = {name: _with_action_time(action) for name, action in actions.items()}
-        times = [a.get("action_time") for a in actions.values() if isinstance(a, dict)]
-        row["activity_metadata"] = actions
+        row["activity_metadata"] = {k: _with_action_time(a) for k, a in actions.items()}
+        listed = list(row["activity_metadata"].values())
     elif isinstance(actions, list):
-        actions = [_with_action_time(action) for action in actions]
-        times = [a.get("action_time") for a in actions if isinstance(a, dict)]
-        row["activity_metadata"] = actions
+        row["activity_metadata"] = listed = [_with_action_time(a) for a in actions]
+    else:
+        listed = []
+    times = (a.get("action_time") for a in listed if isinstance(a, dict))
     moments = (t for t in times if isinstance(t, datetime.datetime))
     row["action_last_update_time"] = max(moments, default=None)
     return row
