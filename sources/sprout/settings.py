@@ -70,8 +70,8 @@ ROW_KEY: dict[str, Any] = {"data_type": "text", "nullable": False, "unique": Tru
 through it."""
 
 TABLE_BATCH_ROWS = 5_000
-"""Posts and listening messages are handed to dlt as Arrow tables of at least this many
-rows: dlt's cost per item extracted is a few milliseconds, whatever the item's size."""
+"""Posts, inbox and listening messages are handed to dlt as Arrow tables of at least
+this many rows: dlt's cost per item extracted is a few milliseconds, whatever its size."""
 
 POSTS_PARTS_OVER_CAP = 3
 """A posts query past the 10,000-result cap is read as this many time parts side by side:

@@ -12,7 +12,8 @@ to a variant column (`lifetime_likes__v_double`), as dlt does.
 
 Two shapes are not reshaped as dlt would: times given as ISO text stay text (the
 source converts times to datetimes first), and a list of lists keeps each inner list
-as JSON in the nested table's `value`. Neither occurs in posts or listening messages.
+as JSON in the nested table's `value`. Neither occurs in the tables the source
+writes this way (posts, inbox and listening messages, profile metric buckets).
 """
 
 from __future__ import annotations
@@ -238,17 +239,11 @@ def _flatten(
             else:
                 names.append(field.name)
         table = table.flatten().rename_columns(names)
-    lists = [
-        (field.name, table.column(field.name))
-        for field in table.schema
-        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type)
-    ]
-    kept = [
-        field.name
-        for field in table.schema
-        if not (pa.types.is_list(field.type) or pa.types.is_large_list(field.type))
-        and not pa.types.is_null(field.type)
-    ]
+    is_list = {
+        f.name: pa.types.is_list(f.type) or pa.types.is_large_list(f.type) for f in table.schema
+    }
+    lists = [(name, table.column(name)) for name, listed in is_list.items() if listed]
+    kept = [f.name for f in table.schema if not is_list[f.name] and not pa.types.is_null(f.type)]
     return table.select(kept), lists
 
 
