@@ -222,7 +222,7 @@ def measure_local(scale: BenchScale, folder: Path) -> dict[str, Any]:
     ]  # fmt: skip
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     replay = json.loads(done.stdout.strip().splitlines()[-1])
-    floor = _read_json_floor(target / "warehouse.duckdb", folder / "ndjson")
+    floor = _read_json_floor(target / "sprout.duckdb", folder / "ndjson")
     pipeline_rate = replay["rows"] / replay["seconds"]
     floor_rate = floor["rows"] / floor["seconds"]
     return {

@@ -124,7 +124,7 @@ class Warehouse:
     @property
     def database(self) -> Path:
         """The DuckDB file."""
-        return self.folder / "warehouse.duckdb"
+        return self.folder / "sprout.duckdb"
 
     @contextlib.contextmanager
     def environment(self) -> Iterator[None]:
