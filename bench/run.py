@@ -25,7 +25,7 @@ import httpx
 import pendulum
 
 from bench.minimum import minimum_requests
-from bench.runs import AnswerStore, RecordingTransport, Warehouse, run_sprout
+from bench.runs import AnswerStore, RecordingTransport, Warehouse, open_warehouse, run_sprout
 from bench.sandbox_process import sandbox, sandbox_state
 from bench.windows import run_windows
 from pipelines.pipeline import source_state
@@ -139,7 +139,7 @@ def measure_marts(warehouse: Warehouse) -> dict[str, Any]:
     """Seconds to build every mart, against one scan of every column of the raw tables."""
     from transforms.runner import build_marts
 
-    with duckdb.connect(str(warehouse.database)) as db:
+    with open_warehouse(warehouse.database) as db:
         tables = [
             name
             for (name,) in db.execute(
@@ -239,7 +239,7 @@ def measure_local(scale: BenchScale, folder: Path) -> dict[str, Any]:
 
 def _read_json_floor(database: Path, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(database), read_only=True) as db:
+    with open_warehouse(database) as db:
         tables = [
             name
             for (name,) in db.execute(

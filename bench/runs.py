@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import duckdb
 import httpx
 import pendulum
 from dlt.common.pipeline import SupportsPipeline
 
 from pipelines import run as run_command
-from pipelines.pipeline import make_pipeline
+from pipelines.pipeline import close_attached_databases, make_pipeline
 from pipelines.run import Summary, run_pipeline, select_resources
 from sources.sprout import load_settings, make_client
 
@@ -152,6 +153,19 @@ class Warehouse:
         """The bench's `sprout` pipeline on this warehouse."""
         with self.environment():
             return make_pipeline("duckdb", DATASET, str(self.folder / "pipelines"))
+
+
+def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse file at `path`, where `sprout.<table>`
+    names its tables whatever the file is called (in `sprout.duckdb` alone the name
+    would be ambiguous). Closes the pipeline's own connection to it first: one process
+    cannot hold a file twice with different settings."""
+    close_attached_databases()
+    db = duckdb.connect()
+    escaped = str(path).replace("'", "''")
+    db.execute(f"ATTACH '{escaped}' AS warehouse (READ_ONLY)")
+    db.execute("USE warehouse")
+    return db
 
 
 def run_sprout(

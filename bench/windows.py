@@ -11,6 +11,7 @@ import duckdb
 import pendulum
 
 from bench.minimum import Window, week_counts
+from bench.runs import open_warehouse
 from sources.sprout import CURSORS, SproutSettings, resume_start
 
 _MESSAGES_BY_GROUP = (
@@ -28,7 +29,7 @@ def run_windows(database: Path, config: SproutSettings, positions: dict[str, Any
         positions: cursor positions before the run (empty for a first run).
     """
     starts = {name: resume_start(config, name, positions.get(name)) for name in CURSORS}
-    with duckdb.connect(str(database), read_only=True) as db:
+    with open_warehouse(database) as db:
         found = db.execute("select customer_id from sprout.customers").fetchall()
         readers = [_Reader(db, int(c), config, starts) for (c,) in sorted(found)]
         return [reader.window(positions) for reader in readers]
