@@ -60,8 +60,12 @@ def page_table(records: Sequence[dict[str, Any]]) -> pa.Table:
     and lists around it keep their shape.
     """
     names = dict.fromkeys(key for record in records for key in record)
-    columns = {name: _array([record.get(name) for record in records]) for name in names}
-    return pa.table(columns) if columns else pa.table({})
+    return column_table({name: [record.get(name) for record in records] for name in names})
+
+
+def column_table(columns: dict[str, list[Any]]) -> pa.Table:
+    """Equal-length lists of values as a table, each list typed as :func:`page_table` does."""
+    return pa.table({name: _array(values) for name, values in columns.items()})
 
 
 def batched(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
