@@ -296,18 +296,17 @@ def _load(pipeline: Any, run: Run, resources: list[str]) -> dict[str, int]:
     except Exception as exc:
         raise UserError(_root_cause(exc)) from exc
     finally:
+        release_warehouse_memory()
         _release_freed_memory()
     return dict(getattr(normalized, "row_counts", {}) or {})
 
 
 def _release_freed_memory() -> None:
-    """Return the heap pages that Python freed to the system (glibc only), and DuckDB's
-    cache of the warehouse.
+    """Return the heap pages that Python freed to the system (glibc only).
 
     Pages freed by one step stay with the process otherwise: a default-scale chunk's
     extraction leaves ~400 MiB resident that DuckDB's load then adds to.
     """
-    release_warehouse_memory()
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 

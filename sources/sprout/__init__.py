@@ -607,7 +607,14 @@ def profile_metrics_buckets(days: list[dict[str, Any]]) -> Iterator[pa.Table]:
     """
     # Built column by column: a year of 100 profiles holds millions of buckets, and a
     # dict per bucket cost more than the rest of the transformer.
-    columns: dict[str, list[Any]] = {name: [] for name in _BUCKET_COLUMNS}
+    columns: dict[str, list[Any]] = {
+        "customer_id": [],
+        "customer_profile_id": [],
+        "reporting_date": [],
+        "metric": [],
+        "bucket": [],
+        "value": [],
+    }
     for day in days:
         for metric, buckets in day["metrics"].items():
             if not isinstance(buckets, dict):
@@ -623,16 +630,6 @@ def profile_metrics_buckets(days: list[dict[str, Any]]) -> Iterator[pa.Table]:
         from sources.sprout.tables import column_table
 
         yield column_table(columns)
-
-
-_BUCKET_COLUMNS = (
-    "customer_id",
-    "customer_profile_id",
-    "reporting_date",
-    "metric",
-    "bucket",
-    "value",
-)
 
 
 # Posts -------------------------------------------------------------------------------
