@@ -811,13 +811,8 @@ def messages(
     """
     run.remember_requests()
     start = _utc(created_time.start_value) or run.config.start_at
-    read = _in_flight(
-        run,
-        f"messages from {_iso(start)}",
-        lambda: _message_queries(run, start),
-        lambda q: _read_messages(run, q, "created_time"),
-    )
-    yield from _guarded(run, _tables_of(read), created_time)
+    read = _message_stream(run, f"messages from {_iso(start)}", start, "created_time")
+    yield from _guarded(run, read, created_time)
 
 
 @dlt.resource(
@@ -842,13 +837,9 @@ def message_actions(run: Run) -> Iterator[pa.Table]:
     if previous is not None and run.first_chunk:
         lookback = run.config.lookback_days["message_actions"]
         since = max(previous.subtract(days=lookback), run.config.start_at)
-        read = _in_flight(
-            run,
-            f"messages with actions from {_iso(since)}",
-            lambda: _message_queries(run, since),
-            lambda q: _read_messages(run, q, "action_last_update_time"),
-        )
-        yield from _guarded(run, _tables_of(read), None)
+        label = f"messages with actions from {_iso(since)}"
+        read = _message_stream(run, label, since, "action_last_update_time")
+        yield from _guarded(run, read, None)
     if run.stopped is None:
         state["read_until"] = _iso(until)
 
@@ -892,17 +883,43 @@ def _messages_body(run: Run, query: _TimeQuery, window: str) -> dict[str, Any]:
     }
 
 
-def _read_messages(run: Run, query: _TimeQuery, window: str) -> list[dict[str, Any]]:
+def _message_stream(
+    run: Run, label: str, start: pendulum.DateTime, window: str
+) -> Iterator[pa.Table]:
+    """Pages of every group's messages from `start`, groups side by side; a generator,
+    so that nothing is requested before `_guarded` iterates."""
+    from sources.sprout.tables import batched
+
+    planned = list(_message_queries(run, start))
+    logger.info("%s: %d queries", label, len(planned))
+    openers = [functools.partial(_message_pages, run, query, window) for query in planned]
+    yield from batched(interleave(openers, run.config.max_in_flight), settings.TABLE_BATCH_ROWS)
+
+
+def _message_pages(run: Run, query: _TimeQuery, window: str) -> Iterator[pa.Table]:
+    """One query's messages, a table per page, handed over once the query is read whole.
+
+    The API may refuse the scope on any page (a 504 that persists); the query is then
+    read again as two halves, so nothing of the refused read may have been handed on.
+    Each page becomes a table as it arrives: a group's four weeks of messages as dicts
+    would take tens of megabytes, as Arrow a few.
+    """
+    from sources.sprout.tables import page_table
+
     path = _path(query.customer_id, "messages")
     try:
-        pages = run.client.cursor_pages(path, _messages_body(run, query, window))
-        rows = [row for page in pages for row in page]
+        tables = [
+            page_table([_inbox_row(query, row) for row in page])
+            for page in run.client.cursor_pages(path, _messages_body(run, query, window))
+        ]
     except ScopeTooLarge:
         halves = query.halves()
         if halves is None:
             raise
-        return [row for half in halves for row in _read_messages(run, half, window)]
-    return [_inbox_row(query, row) for row in rows]
+        for half in halves:
+            yield from _message_pages(run, half, window)
+        return
+    yield from tables
 
 
 def _inbox_row(query: _TimeQuery, message: dict[str, Any]) -> dict[str, Any]:
