@@ -69,9 +69,12 @@ ROW_KEY: dict[str, Any] = {"data_type": "text", "nullable": False, "unique": Tru
 """Hints of `_dlt_id` in the tables written as Arrow: merges find a row's nested rows
 through it."""
 
-TABLE_BATCH_ROWS = 5_000
+TABLE_BATCH_ROWS = 2_000
 """Posts, inbox and listening messages are handed to dlt as Arrow tables of at least
-this many rows: dlt's cost per item extracted is a few milliseconds, whatever its size."""
+this many rows: dlt's cost per item extracted is a few milliseconds, whatever its size.
+Each batch is copied a few times on its way (the cursor's filter, the nested tables, the
+file), so a larger one raises the peak: with 5,000 rows, the first three chunks of the
+bench's default scale peaked 32 MiB higher and were no faster."""
 
 POSTS_PARTS_OVER_CAP = 3
 """A posts query past the 10,000-result cap is read as this many time parts side by side:
