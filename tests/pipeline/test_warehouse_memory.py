@@ -62,23 +62,44 @@ def test_inserts_write_row_groups_of_bounded_size(default_file: Path) -> None:
     assert max(count for _, count in counts) == pipeline.WAREHOUSE_ROW_GROUP_ROWS
 
 
-def test_the_cache_is_given_back_and_the_limit_restored(default_file: Path) -> None:
+def _megabytes(limit: str) -> float:
+    assert limit.endswith("MB")
+    return float(limit.removesuffix("MB")) * 10**6
+
+
+def _setting(connection: duckdb.DuckDBPyConnection, name: str) -> str:
+    row = connection.execute(f"select current_setting('{name}')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_load_is_bounded_then_gives_its_cache_back(default_file: Path) -> None:
     connection = _bounded_connection(default_file)
     alias = f"{default_file.stem}_warehouse"
-    assert _memory_limit(connection) == pytest.approx(256 * 10**6, rel=0.01)
-    connection.execute(
-        f'create table "{alias}".main.big as select range as id, '
-        f"md5(range::varchar) as a, md5((range + 1)::varchar) as b from range(2000000)"
+    threads = _setting(connection, "threads")
+    assert _memory_limit(connection) == pytest.approx(
+        _megabytes(pipeline.WAREHOUSE_MEMORY_LIMIT), rel=0.01
     )
-    connection.execute("checkpoint")
-    connection.execute(f'select count(distinct a), max(b) from "{alias}".main.big').fetchall()
 
     def used() -> float:
         row = connection.execute("select sum(memory_usage_bytes) from duckdb_memory()").fetchone()
         assert row is not None
         return float(row[0])
 
-    cached = used()
-    pipeline.release_warehouse_memory()
+    with pipeline.bounded_load():
+        assert _setting(connection, "threads") == "1"
+        assert _memory_limit(connection) == pytest.approx(
+            _megabytes(pipeline.LOAD_MEMORY_LIMIT), rel=0.01
+        )
+        connection.execute(
+            f'create table "{alias}".main.big as select range as id, '
+            f"md5(range::varchar) as a, md5((range + 1)::varchar) as b from range(2000000)"
+        )
+        connection.execute("checkpoint")
+        connection.execute(f'select max(a), max(b), sum(id) from "{alias}".main.big').fetchall()
+        cached = used()
     assert used() < cached / 2
-    assert _memory_limit(connection) == pytest.approx(256 * 10**6, rel=0.01)
+    assert _memory_limit(connection) == pytest.approx(
+        _megabytes(pipeline.WAREHOUSE_MEMORY_LIMIT), rel=0.01
+    )
+    assert _setting(connection, "threads") == threads
