@@ -18,6 +18,8 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from sources.sprout import REQUESTS_STATE_KEY
 
+logger = logging.getLogger(__name__)
+
 PIPELINE_NAME = "sprout"
 DEFAULT_DATASET = "sprout"
 DEFAULT_DESTINATION = "duckdb"
@@ -155,6 +157,29 @@ def bounded_load() -> Iterator[None]:
                 connection.execute("SET memory_limit = '32MB'")
             connection.execute(f"SET memory_limit = '{WAREHOUSE_MEMORY_LIMIT}'")
             connection.execute(f"SET threads = {threads}")
+
+
+def lift_load_limit() -> bool:
+    """Give the load running in :func:`bounded_load` the queries' memory limit instead;
+    False when no file is loaded under a bound of ours."""
+    for connection, _ in _ATTACHED.values():
+        logger.warning(
+            "the load ran out of its %s of memory; loading it again with %s",
+            LOAD_MEMORY_LIMIT,
+            WAREHOUSE_MEMORY_LIMIT,
+        )
+        connection.execute(f"SET memory_limit = '{WAREHOUSE_MEMORY_LIMIT}'")
+    return bool(_ATTACHED)
+
+
+def ran_out_of_memory(exc: BaseException) -> bool:
+    """Whether DuckDB running out of its memory limit is among the causes of `exc`."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, duckdb.OutOfMemoryException) or "Out of Memory Error" in str(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def close_attached_databases() -> None:

@@ -31,7 +31,9 @@ from pipelines.errors import UserError
 from pipelines.pipeline import (
     add_destination_arguments,
     bounded_load,
+    lift_load_limit,
     make_pipeline,
+    ran_out_of_memory,
     request_counts,
     source_state,
     sync_state,
@@ -293,12 +295,23 @@ def _load(pipeline: Any, run: Run, resources: list[str]) -> dict[str, int]:
             _release_freed_memory()
             normalized = pipeline.normalize()
             _release_freed_memory()
-            pipeline.load()
+            _load_package(pipeline)
     except Exception as exc:
         raise UserError(_root_cause(exc)) from exc
     finally:
         _release_freed_memory()
     return dict(getattr(normalized, "row_counts", {}) or {})
+
+
+def _load_package(pipeline: Any) -> None:
+    """dlt's load; run again under the queries' memory limit if DuckDB ran out of the
+    load's lower one on every retry (dlt retries a job five times)."""
+    try:
+        pipeline.load()
+    except Exception as exc:
+        if not ran_out_of_memory(exc) or not lift_load_limit():
+            raise
+        pipeline.load()
 
 
 def _release_freed_memory() -> None:

@@ -103,3 +103,20 @@ def test_a_load_is_bounded_then_gives_its_cache_back(default_file: Path) -> None
         _megabytes(pipeline.WAREHOUSE_MEMORY_LIMIT), rel=0.01
     )
     assert _setting(connection, "threads") == threads
+
+
+def test_a_load_out_of_its_memory_is_loaded_again_under_the_larger_limit(
+    harness: Harness,
+    default_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Too little for any merge: dlt retries each job five times, then the run lifts it.
+    monkeypatch.setattr(pipeline, "LOAD_MEMORY_LIMIT", "4MB")
+    result = harness.run()
+    assert result.status == 0, result.stderr
+    assert "the load ran out of its 4MB of memory" in caplog.text
+    pipeline.close_attached_databases()
+    with duckdb.connect(str(default_file), read_only=True) as db:
+        posts = db.execute("select count(*) from sprout.sprout.posts").fetchall()[0][0]
+    assert posts == len(harness.truth("posts"))
