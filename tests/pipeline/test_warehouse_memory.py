@@ -105,6 +105,20 @@ def test_a_load_is_bounded_then_gives_its_cache_back(default_file: Path) -> None
     assert _setting(connection, "threads") == threads
 
 
+def test_a_load_is_checkpointed_out_of_the_log(default_file: Path) -> None:
+    connection = _bounded_connection(default_file)
+    alias = f"{default_file.stem}_warehouse"
+    log = default_file.with_name(default_file.name + ".wal")
+    with pipeline.bounded_load():
+        # Far below the log size at which DuckDB would checkpoint by itself.
+        connection.execute(
+            f'create table "{alias}".main.few as select range as id from range(1000)'
+        )
+        assert log.exists() and log.stat().st_size > 0
+    assert not log.exists() or log.stat().st_size == 0
+    assert connection.execute(f'select count(*) from "{alias}".main.few').fetchall() == [(1000,)]
+
+
 def test_a_load_out_of_its_memory_is_loaded_again_under_the_larger_limit(
     harness: Harness,
     default_file: Path,
