@@ -196,6 +196,33 @@ def ran_out_of_memory(exc: BaseException) -> bool:
     return False
 
 
+class _RetriedOutOfMemory(logging.Filter):
+    """dlt's reports of a load job that DuckDB could not fit in its memory limit, cut to
+    one line.
+
+    dlt logs such a job twice with DuckDB's traceback, then retries it; when every retry
+    fails the run loads it again under the larger limit (:func:`lift_load_limit`). A
+    user can do nothing about a retried job, and the traceback reads like a failure.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "Out of Memory Error" not in message and not (
+            record.exc_info and ran_out_of_memory(record.exc_info[1] or Exception())
+        ):
+            return True
+        job = message.split(" with message ", 1)[0].split(" in file ", 1)[0]
+        record.msg = "%s: DuckDB ran out of its memory limit; dlt retries the job"
+        record.args = (job.strip(),)
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+logging.getLogger("dlt").addFilter(_RetriedOutOfMemory())
+
+
 def close_attached_databases() -> None:
     """Detach every file opened by :func:`_attached_under_alias`, flushing it to disk."""
     while _ATTACHED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +135,47 @@ def test_a_load_out_of_its_memory_is_loaded_again_under_the_larger_limit(
     with duckdb.connect(str(default_file), read_only=True) as db:
         posts = db.execute("select count(*) from sprout.sprout.posts").fetchall()[0][0]
     assert posts == len(harness.truth("posts"))
+
+
+def _out_of_memory() -> duckdb.OutOfMemoryException:
+    with duckdb.connect(config={"memory_limit": "1MB", "threads": 1}) as connection:
+        try:
+            connection.execute("select list(range) from range(1000000)").fetchall()
+        except duckdb.OutOfMemoryException as exc:
+            return exc
+    raise AssertionError("DuckDB did not run out of 1MB")
+
+
+def test_dlt_reports_a_job_retried_for_memory_in_one_line() -> None:
+    kept = _Kept()
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.addHandler(kept)
+    try:
+        exc = _out_of_memory()
+        try:
+            raise exc
+        except duckdb.OutOfMemoryException:
+            dlt_logger.exception("Transient exception in job posts.1.sql in file /tmp/posts.1.sql")
+        dlt_logger.warning(f"Job for posts.1.sql retried in load 1 with message Traceback\n{exc}")
+        dlt_logger.warning("Job for posts.2.sql retried in load 1 with message timeout")
+    finally:
+        dlt_logger.removeHandler(kept)
+    assert kept.lines == [
+        "WARNING Transient exception in job posts.1.sql: "
+        "DuckDB ran out of its memory limit; dlt retries the job",
+        "WARNING Job for posts.1.sql retried in load 1: "
+        "DuckDB ran out of its memory limit; dlt retries the job",
+        "WARNING Job for posts.2.sql retried in load 1 with message timeout",
+    ]
+
+
+class _Kept(logging.Handler):
+    """The records logged through the logger it is added to, one formatted line each."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
