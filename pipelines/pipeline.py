@@ -207,8 +207,12 @@ class _RetriedOutOfMemory(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "Out of Memory Error" not in message and not (
-            record.exc_info and ran_out_of_memory(record.exc_info[1] or Exception())
+        retried = message.startswith("Transient exception in job ") or (
+            message.startswith("Job for ") and " retried in load " in message
+        )
+        failure = record.exc_info[1] if record.exc_info else None
+        if not retried or not (
+            "Out of Memory Error" in message or (failure and ran_out_of_memory(failure))
         ):
             return True
         job = message.split(" with message ", 1)[0].split(" in file ", 1)[0]

@@ -158,6 +158,7 @@ def test_dlt_reports_a_job_retried_for_memory_in_one_line() -> None:
             dlt_logger.exception("Transient exception in job posts.1.sql in file /tmp/posts.1.sql")
         dlt_logger.warning(f"Job for posts.1.sql retried in load 1 with message Traceback\n{exc}")
         dlt_logger.warning("Job for posts.2.sql retried in load 1 with message timeout")
+        dlt_logger.error(f"Job for posts.3.sql failed terminally in load 1 with message {exc}")
     finally:
         dlt_logger.removeHandler(kept)
     assert kept.lines == [
@@ -166,6 +167,7 @@ def test_dlt_reports_a_job_retried_for_memory_in_one_line() -> None:
         "WARNING Job for posts.1.sql retried in load 1: "
         "DuckDB ran out of its memory limit; dlt retries the job",
         "WARNING Job for posts.2.sql retried in load 1 with message timeout",
+        f"ERROR Job for posts.3.sql failed terminally in load 1 with message {exc}",
     ]
 
 
